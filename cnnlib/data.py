@@ -74,7 +74,7 @@ def _idx_bytes(array: np.ndarray) -> bytes:
 
 
 def _read_idx(path: Path) -> np.ndarray:
-    buf = path.read_bytes()
+    buf = bytearray(path.read_bytes())  # writable, so torch.from_numpy works without a warning
     magic, n = struct.unpack(">II", buf[:8])
     if magic == 2051:
         rows, cols = struct.unpack(">II", buf[8:16])
@@ -203,7 +203,7 @@ def normalize(images: np.ndarray) -> "torch.Tensor":
     """uint8 images (N, 28, 28) -> float32 tensor (N, 1, 28, 28), scaled to [0, 1] then standardised."""
     import torch
 
-    X = torch.from_numpy(np.ascontiguousarray(images)).float().div_(255.0)
+    X = torch.from_numpy(np.asarray(images, dtype=np.float32) / np.float32(255.0))
     return X.sub_(MNIST_MEAN).div_(MNIST_STD).unsqueeze(1)
 
 

@@ -1,0 +1,73 @@
+"""Every source notebook: committed clean, and executed top to bottom without errors or stderr."""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import time
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+from nbclient import NotebookClient
+from PIL import Image
+
+from conftest import NOTEBOOK_TIMES, ROOT
+
+KERNEL = "cnn-course"
+SOURCE_NOTEBOOKS = sorted((ROOT / "source").glob("*/*.ipynb"))
+#: Seconds each notebook may take on 2 CPU cores (the whole set should run in a few minutes).
+BUDGET = {"default": 60, "mnist": 240, "exercises": 180}
+
+
+def budget_for(path: Path) -> float:
+    return next((v for k, v in BUDGET.items() if k in path.stem), BUDGET["default"])
+
+
+def ids(paths):
+    return [str(p.relative_to(ROOT)) for p in paths]
+
+
+@pytest.mark.parametrize("path", SOURCE_NOTEBOOKS, ids=ids(SOURCE_NOTEBOOKS))
+def test_notebook_is_committed_clean(path):
+    """No outputs, no execution counts, the course kernel in the metadata."""
+    nb = json.loads(path.read_text())
+    dirty = [i for i, c in enumerate(nb["cells"])
+             if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count") is not None)]
+    assert not dirty, f"{path.name}: code cells {dirty} have outputs or execution counts; strip them before committing"
+    assert nb["metadata"]["kernelspec"]["name"] == KERNEL, f"{path.name}: kernel must be {KERNEL!r}"
+
+
+def test_there_are_four_source_notebooks():
+    assert len(SOURCE_NOTEBOOKS) >= 4, [p.name for p in SOURCE_NOTEBOOKS]
+
+
+def png_outputs(nb):
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if "image/png" in data:
+                yield base64.b64decode(data["image/png"])
+
+
+@pytest.mark.parametrize("path", SOURCE_NOTEBOOKS, ids=ids(SOURCE_NOTEBOOKS))
+def test_notebook_executes(path, out_dir):
+    nb = nbformat.read(path, as_version=4)
+    budget = budget_for(path)
+    client = NotebookClient(nb, kernel_name=KERNEL, timeout=int(budget), allow_errors=False,
+                            resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    NOTEBOOK_TIMES.append((str(path.relative_to(ROOT)), seconds, budget))
+    nbformat.write(nb, out_dir / path.name)
+
+    stderr = [(i, o["text"]) for i, c in enumerate(nb.cells) if c.cell_type == "code"
+              for o in c.outputs if o.get("name") == "stderr"]
+    assert not stderr, f"{path.name} wrote to stderr (this zeroes nbgrader test cells): {stderr[:3]}"
+    for png in png_outputs(nb):
+        img = np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=float)
+        assert img.shape[0] > 50 and img.shape[1] > 50, f"{path.name}: a figure is only {img.shape}"
+        assert img.std() > 1.0, f"{path.name}: a figure is blank"
+    assert seconds < budget, f"{path.name} took {seconds:.0f} s, over its {budget} s budget"

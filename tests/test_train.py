@@ -1,0 +1,126 @@
+"""The training loop, evaluation and metrics, checked against direct torch/numpy computations."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cnnlib import models, train
+
+
+class Toy:
+    """A small separable 10-class problem shaped like MNIST (N, 1, 28, 28)."""
+
+    def __init__(self, n=600, seed=0):
+        g = torch.Generator().manual_seed(seed)
+        prototypes = torch.randn(10, 1, 28, 28, generator=g)
+        def make(m):
+            y = torch.randint(0, 10, (m,), generator=g)
+            return prototypes[y] + 0.5 * torch.randn(m, 1, 28, 28, generator=g), y
+        self.X_train, self.y_train = make(n)
+        self.X_val, self.y_val = make(200)
+        self.X_test, self.y_test = make(200)
+
+
+@pytest.fixture(scope="module")
+def toy():
+    return Toy()
+
+
+def test_fit_learns_and_records_history(toy, capsys):
+    torch.manual_seed(0)
+    net = models.simple_cnn()
+    history = train.fit(net, toy, num_epochs=3, lr=1e-2, batch_size=50, seed=0)
+    out = capsys.readouterr()
+    assert "epoch 3/3" in out.out and out.err == ""  # progress bar on stdout, nothing on stderr
+    assert history["epoch"] == [1, 2, 3]
+    assert history["train_loss"][-1] < history["train_loss"][0]
+    assert history["val_acc"][-1] > 0.9
+    # the recorded validation metrics are those of the trained network (independent recomputation)
+    net.eval()
+    with torch.no_grad():
+        logits = net(toy.X_val)
+    assert history["val_loss"][-1] == pytest.approx(F.cross_entropy(logits, toy.y_val).item(), rel=1e-5)
+    assert history["val_acc"][-1] == pytest.approx((logits.argmax(1) == toy.y_val).float().mean().item())
+    assert history.val_fingerprint == train.fingerprint(toy.X_val)
+
+
+def test_fit_is_reproducible_with_a_seed(toy):
+    def run():
+        torch.manual_seed(1)
+        net = nn.Sequential(models.conv(1, 8), nn.Dropout(0.5), models.conv(8, 10, act=False),
+                            nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        return train.fit(net, toy, num_epochs=2, lr=1e-2, batch_size=64, seed=5, progress=False)
+    a, b = run(), run()
+    assert a["train_loss"] == b["train_loss"] and a["val_loss"] == b["val_loss"]
+
+
+def test_evaluate_matches_direct_computation_and_restores_mode(toy):
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Flatten(), nn.Dropout(0.5), nn.Linear(784, 10))
+    net.train()
+    loss, acc = train.evaluate(net, toy.X_test, toy.y_test, batch_size=64)
+    assert net.training, "evaluate must restore training mode"
+    net.eval()
+    with torch.no_grad():
+        logits = net(toy.X_test)
+    assert loss == pytest.approx(F.cross_entropy(logits, toy.y_test).item(), rel=1e-6)
+    assert acc == pytest.approx((logits.argmax(1) == toy.y_test).double().mean().item())
+    assert torch.equal(train.predict(net, toy.X_test, batch_size=7), logits.argmax(1))
+
+
+def test_best_epoch_reads_the_curve():
+    h = train.History(rows=[dict(epoch=i + 1, val_loss=v, val_acc=a)
+                            for i, (v, a) in enumerate([(0.5, 0.8), (0.3, 0.9), (0.35, 0.95)])])
+    assert h.best_epoch("val_loss") == 2
+    assert h.best_epoch("val_acc") == 3
+    with pytest.raises(KeyError, match="holds"):
+        h["test_loss"]
+
+
+def test_epoch_cap_for_grading(toy, monkeypatch, capsys):
+    monkeypatch.setenv(train.MAX_EPOCHS_ENV, "1")
+    net = models.simple_cnn()
+    history = train.fit(net, toy, num_epochs=5, progress=False)
+    assert len(history) == 1
+    assert "caps training at 1 of the 5 epochs" in capsys.readouterr().out
+
+
+def test_fit_rejects_bad_arguments(toy):
+    with pytest.raises(ValueError, match="num_epochs must be at least 1"):
+        train.fit(models.simple_cnn(), toy, num_epochs=0)
+    with pytest.raises(ValueError, match="schedule must be"):
+        train.fit(models.simple_cnn(), toy, schedule="cosine")
+
+
+def test_confusion_matrix_counts():
+    rng = np.random.default_rng(0)
+    y_true, y_pred = rng.integers(0, 10, 500), rng.integers(0, 10, 500)
+    expected = np.zeros((10, 10), int)
+    for t, p in zip(y_true, y_pred):
+        expected[t, p] += 1
+    cm = train.confusion_matrix(y_true, y_pred)
+    assert np.array_equal(cm, expected) and cm.sum() == 500
+
+
+def test_set_seed_repeats_random_draws():
+    train.set_seed(7)
+    a = (np.random.rand(), torch.rand(3))
+    train.set_seed(7)
+    b = (np.random.rand(), torch.rand(3))
+    assert a[0] == b[0] and torch.equal(a[1], b[1])
+
+
+def test_get_device_is_cpu_here():
+    assert train.get_device().type in {"cpu", "cuda", "mps"}
+    if not torch.cuda.is_available():
+        assert train.get_device().type == "cpu"
+
+
+def test_simple_cnn_maps_mnist_batches_to_logits():
+    net = models.simple_cnn()
+    assert net(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
+    assert sum(p.numel() for p in models.simple_cnn(num_classes=2).parameters()) == 6722
+    assert models.conv_pool_net()(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
