@@ -31,13 +31,20 @@ def simple_cnn(num_classes: int = 10) -> nn.Sequential:
     )
 
 
-def conv_pool_net(num_classes: int = 10, hidden: int = 64, p_drop: float = 0.5) -> nn.Sequential:
-    """The classic conv32-pool-conv64-pool-conv64-dense network (valid 3x3 convolutions, 2x2 max pools)."""
+def conv_pool_net(num_classes: int = 10, hidden: int = 64, p_drop: float = 0.5, bn: bool = False) -> nn.Sequential:
+    """The classic conv32-pool-conv64-pool-conv64-dense network (valid 3x3 convolutions, 2x2 max pools).
+
+    ``bn=True`` puts a BatchNorm2d after each convolution (which then needs no bias of its own):
+    the course's MNIST recipe, which trains to >= 99 % test accuracy in two epochs on a CPU.
+    """
+    def block(ic, oc):
+        return [nn.Conv2d(ic, oc, 3, bias=not bn)] + ([nn.BatchNorm2d(oc)] if bn else []) + [nn.ReLU()]
+
     return nn.Sequential(
-        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),     # 32 x 13 x 13
-        nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),    # 64 x 5 x 5
-        nn.Conv2d(64, 64, 3), nn.ReLU(),                     # 64 x 3 x 3
-        nn.Flatten(),                                        # 576
+        *block(1, 32), nn.MaxPool2d(2),      # 32 x 13 x 13
+        *block(32, 64), nn.MaxPool2d(2),     # 64 x 5 x 5
+        *block(64, 64),                      # 64 x 3 x 3
+        nn.Flatten(),                        # 576
         nn.Linear(576, hidden), nn.ReLU(), nn.Dropout(p_drop),
         nn.Linear(hidden, num_classes),
     )

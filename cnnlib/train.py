@@ -6,6 +6,8 @@ time for small networks (see BENCHMARKS.md).
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import random
 import sys
@@ -48,6 +50,11 @@ class History:
     rows: list[dict] = field(default_factory=list)
     data: str = "validation"
     val_fingerprint: str = ""
+    signature: str = ""
+
+    def sign(self, net: nn.Module) -> None:
+        """Seal the rows to the trained weights (see `signature_of`); `fit` calls this at the end."""
+        self.signature = signature_of(self.rows, self.val_fingerprint, net)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -74,9 +81,23 @@ class History:
 
 def fingerprint(X: torch.Tensor) -> str:
     """A short content hash of a tensor (which images a history was measured on)."""
-    import hashlib
-
     return hashlib.sha1(X.detach().cpu().contiguous().numpy().tobytes()).hexdigest()[:16]
+
+
+def weights_fingerprint(net: nn.Module) -> str:
+    """A short content hash of all parameters and buffers of ``net``."""
+    h = hashlib.sha1()
+    for name, tensor in sorted(net.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def signature_of(rows: list[dict], val_fingerprint: str, net: nn.Module) -> str:
+    """Hash tying a history's numbers to the validation images and the weights they came from,
+    so an edited history, or one that belongs to another network, can be told apart."""
+    payload = json.dumps([rows, val_fingerprint, weights_fingerprint(net)], sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
 
 def _batches(n: int, batch_size: int, generator: torch.Generator | None):
@@ -182,6 +203,7 @@ def fit(net: nn.Module, data, num_epochs: int = 2, lr: float = 4e-3, batch_size:
         history.rows.append(row)
         bar.set_postfix(loss=f"{row['train_loss']:.4f}", val_loss=f"{val_loss:.4f}", val_acc=f"{val_acc:.4f}")
         bar.close()
+    history.sign(net)
     return history
 
 
