@@ -184,9 +184,9 @@ def fit(net: nn.Module, data, num_epochs: int = 2, lr: float = 4e-3, batch_size:
         start = time.perf_counter()
         net.train()
         loss_sum, correct = 0.0, 0
-        bar = tqdm(_batches(len(X_train), batch_size, generator), desc=f"epoch {epoch}/{num_epochs}",
-                   file=sys.stdout, disable=not progress, mininterval=1.0, ncols=100)
-        for idx in bar:
+        bar = tqdm(total=steps, desc=f"epoch {epoch}/{num_epochs}", file=sys.stdout, disable=not progress,
+                   mininterval=1.0, ncols=110, unit="batch")
+        for idx in _batches(len(X_train), batch_size, generator):
             xb, yb = X_train[idx], y_train[idx]
             logits = net(xb)
             loss = F.cross_entropy(logits, yb)
@@ -197,6 +197,7 @@ def fit(net: nn.Module, data, num_epochs: int = 2, lr: float = 4e-3, batch_size:
                 scheduler.step()
             loss_sum += loss.item() * len(idx)
             correct += (logits.argmax(1) == yb).sum().item()
+            bar.update()
         val_loss, val_acc = evaluate(net, X_val, y_val, device=device)
         row = dict(epoch=epoch, train_loss=loss_sum / len(X_train), train_acc=correct / len(X_train),
                    val_loss=val_loss, val_acc=val_acc, seconds=time.perf_counter() - start)
