@@ -17,10 +17,10 @@ def _as_array(value, name: str) -> np.ndarray:
         raise AssertionError(f"{name}: expected numbers, got {type(value).__name__}") from err
 
 
-def check_close(name: str, got, expected, atol: float = 1e-6, rtol: float = 1e-6) -> float:
+def check_close(name: str, got, expected, atol: float = 1e-6, rtol: float = 1e-6) -> None:
     """Assert ``got`` matches ``expected`` in shape and value; print the largest difference.
 
-    Returns the largest absolute difference.
+    Returns nothing, so a check as the last line of a cell shows only its printed line.
     """
     got_a, exp_a = _as_array(got, name), _as_array(expected, name)
     if got_a.shape != exp_a.shape:
@@ -31,7 +31,6 @@ def check_close(name: str, got, expected, atol: float = 1e-6, rtol: float = 1e-6
         raise AssertionError(f"{name}: differs by up to {diff:.3g} at index {tuple(int(i) for i in where)} "
                              f"(got {got_a[where]:.6g}, expected {exp_a[where]:.6g}; tolerance {atol:g})")
     print(f"✓ {name}: shape {got_a.shape}, max |difference| = {diff:.2e}")
-    return diff
 
 
 def check_equal(name: str, got, expected) -> None:
