@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import base64
-import io
 import json
 import time
 from pathlib import Path
@@ -66,8 +65,16 @@ def test_notebook_executes(path, out_dir):
     stderr = [(i, o["text"]) for i, c in enumerate(nb.cells) if c.cell_type == "code"
               for o in c.outputs if o.get("name") == "stderr"]
     assert not stderr, f"{path.name} wrote to stderr (this zeroes nbgrader test cells): {stderr[:3]}"
-    for png in png_outputs(nb):
-        img = np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=float)
-        assert img.shape[0] > 50 and img.shape[1] > 50, f"{path.name}: a figure is only {img.shape}"
-        assert img.std() > 1.0, f"{path.name}: a figure is blank"
+    figures = out_dir / "figures"
+    figures.mkdir(exist_ok=True)
+    pngs = list(png_outputs(nb))
+    for k, png in enumerate(pngs):
+        saved = figures / f"{path.stem}_{k:02d}.png"
+        saved.write_bytes(png)
+        img = np.asarray(Image.open(saved).convert("L"), dtype=float)
+        assert saved.stat().st_size > 1000, f"{saved} is nearly empty"
+        assert img.shape[0] > 50 and img.shape[1] > 50, f"{saved}: a figure is only {img.shape}"
+        assert img.std() > 1.0, f"{saved} is blank"
+    has_figures = any(c.cell_type == "code" and ("plots." in c.source or "plt." in c.source) for c in nb.cells)
+    assert pngs or not has_figures, f"{path.name} draws figures but none rendered"
     assert seconds < budget, f"{path.name} took {seconds:.0f} s, over its {budget} s budget"
