@@ -1,15 +1,24 @@
-"""Shared pytest fixtures and the per-notebook time report."""
+"""Shared pytest fixtures, the per-notebook time report, CI-only strictness."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "tests" / "_out"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 #: (notebook, seconds, budget) rows filled by tests/test_notebooks.py, printed at the end of the run.
 NOTEBOOK_TIMES: list[tuple[str, float, float]] = []
+
+# Hypothesis: explore freely on a developer's machine; under CI replay the same examples every run, so a
+# submission's CI result does not depend on luck (a failure found locally is kept in .hypothesis/).
+settings.register_profile("ci", derandomize=True, database=None)
+if IN_CI:
+    settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")
@@ -21,6 +30,13 @@ def root() -> Path:
 def out_dir() -> Path:
     OUT.mkdir(parents=True, exist_ok=True)
     return OUT
+
+
+def missing_tool(reason: str) -> None:
+    """Skip a test whose system tool is missing; under CI, where .ci/run installs it, fail instead."""
+    if IN_CI:
+        pytest.fail(f"{reason} (required under CI: .ci/run should have installed it)")
+    pytest.skip(reason)
 
 
 def pytest_terminal_summary(terminalreporter):

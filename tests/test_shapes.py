@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from torch import nn
 from torchinfo import summary
@@ -67,6 +67,8 @@ def test_conv_output_size_matches_nn_maxpool2d(n, k, p, s):
     dh=st.integers(1, 2), dw=st.integers(1, 2),
 )
 def test_conv_output_size_pairs_match_nn_conv2d(h, w, kh, kw, ph, pw, sh, sw, dh, dw):
+    # only layers torch accepts: the dilated kernel fits in the padded input on both axes
+    assume(dh * (kh - 1) + 1 <= h + 2 * ph and dw * (kw - 1) + 1 <= w + 2 * pw)
     layer = nn.Conv2d(1, 1, (kh, kw), stride=(sh, sw), padding=(ph, pw), dilation=(dh, dw))
     got = conv_output_size((h, w), (kh, kw), (ph, pw), (sh, sw), (dh, dw))
     assert isinstance(got, tuple)
