@@ -13,12 +13,13 @@ STAMP      := $(VENV)/.installed
 
 .DEFAULT_GOAL := all
 .PHONY: all help setup data test lab clean
+.PHONY: release check-release validate example-submissions autograde feedback export db-start db-stop clean-grades
 
 all: setup data ## set up everything, then show where things are
 	@$(PY) -m cnnlib
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-19s %s\n", $$1, $$2}'
 
 setup: $(STAMP) ## create .venv with the pinned packages, cnnlib (editable) and the Jupyter kernel
 
@@ -40,8 +41,48 @@ $(WHEEL):
 test: setup data ## run the whole test suite
 	$(PY) -m pytest
 
-lab: setup data ## start JupyterLab on 127.0.0.1 with the course kernel
-	$(BIN)/jupyter lab --ip=127.0.0.1 --no-browser
+lab: setup data ## start JupyterLab on 127.0.0.1 (course kernel; nbgrader Validate, Assignment List, Formgrader); PORT=8888
+	$(PY) scripts/lab.py $(if $(PORT),--port $(PORT))
 
 clean: ## remove generated files (keeps .venv and data)
 	rm -rf .pytest_cache build *.egg-info
+
+# ---- grading with nbgrader (nbgrader_config.py; scripts/release.py, autograde.py, make_submissions.py, pg.sh)
+J      ?= 2
+DB     ?= sqlite
+PGPORT ?= 5433
+# the gradebook URL for nbgrader commands run from here (DB=postgres: the server of scripts/pg.sh)
+# (and the venv first on PATH: nbgrader runs `alembic` when it creates a gradebook)
+DB_ENV  = PATH="$(abspath $(BIN)):$$PATH" $(if $(filter postgres,$(DB)),NBGRADER_DB_URL="$$(scripts/pg.sh url)")
+
+release: setup ## generate the student notebooks release/ from source/ (commit the result)
+	$(PY) scripts/release.py
+
+check-release: setup ## check release/ is up to date with source/ and holds no solution or hidden test
+	$(PY) scripts/release.py check
+
+validate: setup data ## nbgrader validate: source notebooks pass their tests, released ones fail them
+	$(PY) scripts/release.py validate
+
+example-submissions: setup ## write the example class (tests/submissions/answers.py) into submitted/
+	$(PY) scripts/make_submissions.py
+
+autograde: setup data $(if $(filter postgres,$(DB)),db-start) ## grade submitted/ into autograded/, feedback/, grades.csv (J=2 jobs; DB=postgres)
+	PGPORT=$(PGPORT) $(PY) scripts/autograde.py -j $(J) --db $(DB)
+
+feedback: setup ## regenerate feedback/ from autograded/ (e.g. after manual grading in the formgrader)
+	$(DB_ENV) $(BIN)/nbgrader generate_feedback '*' --force --log-level=WARN
+
+export: setup ## export the gradebook to grades.csv
+	$(DB_ENV) $(BIN)/nbgrader export --to grades.csv
+
+db-start: ## start the PostgreSQL gradebook server on 127.0.0.1 (port PGPORT=5433; data in .pg/)
+	PGPORT=$(PGPORT) scripts/pg.sh start
+
+db-stop: ## stop the PostgreSQL gradebook server (the data stay in .pg/)
+	scripts/pg.sh stop
+
+clean-grades: ## delete grading results: autograded/ (not its README), feedback/, gradebooks, grades.csv, .pg/ (keeps submitted/)
+	-scripts/pg.sh stop 2>/dev/null
+	find autograded -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
+	rm -rf feedback .pg gradebook.db gradebook.db.lock grades.csv

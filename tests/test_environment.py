@@ -10,6 +10,10 @@ import yaml
 from conftest import ROOT
 
 
+#: conda-forge names that differ from the PyPI names of the same package (conda name -> pip name).
+CONDA_TO_PIP = {"psycopg2": "psycopg2-binary"}
+
+
 def norm(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
@@ -36,7 +40,7 @@ def conda_pins() -> dict[str, str]:
         elif not dep.startswith(("python", "pip")):
             name, sep, ver = dep.partition("=")
             assert sep, f"environment.yml: {dep!r} is not pinned"
-            pins[norm(name)] = ver.lstrip("=")
+            pins[norm(CONDA_TO_PIP.get(norm(name), name))] = ver.lstrip("=")
     return pins
 
 

@@ -1,0 +1,92 @@
+"""Build the example class (tests/submissions/answers.py) from the released notebook.
+
+    python scripts/make_submissions.py                    # into submitted/<student>/05_exercises/
+    python scripts/make_submissions.py --dest /tmp/class  # elsewhere
+    python scripts/make_submissions.py --student full --student blank
+
+Each student's notebook is release/05_exercises/exercises.ipynb with the source of its solution cells
+replaced by that student's answers (the instructor's solution from source/ for ``SOLUTION``, the
+released stub for ``BLANK``), as a student would hand it in from JupyterLab (unexecuted here: nbgrader
+clears outputs before grading anyway).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ANSWERS = ROOT / "tests" / "submissions" / "answers.py"
+
+
+def load_answers(path: Path = ANSWERS):
+    spec = importlib.util.spec_from_file_location("course_example_answers", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def solution_source(cell: dict) -> str:
+    """A source solution cell without its ``### BEGIN/END SOLUTION`` marker lines."""
+    lines = "".join(cell["source"]).splitlines()
+    return "\n".join(ln for ln in lines if ln.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
+
+
+def build(release_nb: dict, source_nb: dict, answers: dict[str, str], solution: str, blank: str) -> dict:
+    """The released notebook with ``answers`` (solution grade_id -> code) in its solution cells."""
+    nb = json.loads(json.dumps(release_nb))
+    solutions = {c["metadata"]["nbgrader"]["grade_id"]: c for c in source_nb["cells"]
+                 if c.get("metadata", {}).get("nbgrader", {}).get("solution")}
+    cells = {c["metadata"]["nbgrader"]["grade_id"]: c for c in nb["cells"]
+             if c.get("metadata", {}).get("nbgrader", {}).get("solution")}
+    unknown = sorted(set(answers) - set(cells))
+    if unknown:
+        raise SystemExit(f"answers for solution cells the released notebook does not have: {unknown} "
+                         f"(it has {sorted(cells)}); update tests/submissions/answers.py")
+    for grade_id, answer in answers.items():
+        if answer == blank:
+            continue
+        code = solution_source(solutions[grade_id]) if answer == solution else textwrap.dedent(answer).strip("\n")
+        cells[grade_id]["source"] = code
+    return nb
+
+
+def write_class(dest: Path, root: Path = ROOT, students: list[str] | None = None,
+                answers_path: Path = ANSWERS) -> list[Path]:
+    """Write every (or the named) example student's notebook under dest/<student>/<assignment>/."""
+    a = load_answers(answers_path)
+    release_nb = json.loads((root / "release" / a.ASSIGNMENT / f"{a.NOTEBOOK}.ipynb").read_text())
+    source_nb = json.loads((root / "source" / a.ASSIGNMENT / f"{a.NOTEBOOK}.ipynb").read_text())
+    written = []
+    for name, (_, answers, _) in a.STUDENTS.items():
+        if students and name not in students:
+            continue
+        nb = build(release_nb, source_nb, answers, a.SOLUTION, a.BLANK)
+        path = dest / name / a.ASSIGNMENT / f"{a.NOTEBOOK}.ipynb"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+        written.append(path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--root", type=Path, default=ROOT, help="course folder with release/ and source/")
+    ap.add_argument("--dest", type=Path, help="where to write (default: <root>/submitted)")
+    ap.add_argument("--student", action="append", default=[], help="only this student (repeatable)")
+    ap.add_argument("--answers", type=Path, default=ANSWERS, help="the answers module")
+    args = ap.parse_args(argv)
+    root = args.root.resolve()
+    dest = args.dest or root / "submitted"
+    a = load_answers(args.answers)
+    for path in write_class(dest, root, args.student, args.answers):
+        name = path.relative_to(dest).parts[0]
+        print(f"{path.relative_to(root) if path.is_relative_to(root) else path}  ({a.STUDENTS[name][0]})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,282 @@
+"""The grading pipeline end to end (scripts/autograde.py on a temporary copy of the course), its parts
+(retry, SQLite session lock, example submissions), and that student data never reaches git.
+
+The end-to-end tests grade the example class of tests/submissions/answers.py with -j 2 and compare the
+gradebook, cell by cell, with the points each student must get: on SQLite always, on PostgreSQL when a
+server is installed (CI installs it; locally: apt-get install postgresql).
+"""
+from __future__ import annotations
+
+import csv
+import glob
+import importlib.util
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from conftest import ROOT, missing_tool
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(f"course_{name}", ROOT / "scripts" / f"{name}.py")
+    module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+autograde = _script("autograde")
+make_submissions = _script("make_submissions")
+answers = make_submissions.load_answers()
+PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+#: the students graded again on PostgreSQL (a cheaper subset: the point there is the database)
+PG_STUDENTS = ["full", "blank", "dropout_before_relu", "best_epoch_argmax"]
+
+
+# -- the parts ---------------------------------------------------------------------------------------
+
+
+def test_example_class_is_built_from_the_release(tmp_path):
+    paths = make_submissions.write_class(tmp_path)
+    assert sorted(p.parts[-3] for p in paths) == sorted(answers.STUDENTS)
+    release_nb = json.loads((ROOT / "release" / answers.ASSIGNMENT / f"{answers.NOTEBOOK}.ipynb").read_text())
+
+    def cells(student):
+        nb = json.loads((tmp_path / student / answers.ASSIGNMENT / f"{answers.NOTEBOOK}.ipynb").read_text())
+        return {c["metadata"]["nbgrader"]["grade_id"]: "".join(c["source"]) for c in nb["cells"]}
+
+    released = {c["metadata"]["nbgrader"]["grade_id"]: "".join(c["source"]) for c in release_nb["cells"]}
+    assert cells("blank") == released
+    full = cells("full")
+    assert "### BEGIN SOLUTION" not in "".join(full.values())
+    assert "nn.Dropout(p=0.5)" in full["ex2_solution"]
+    # only solution cells differ from the release
+    for student in answers.STUDENTS:
+        changed = {k for k, v in cells(student).items() if v != released[k]}
+        assert changed <= {"ex1_solution", "ex2_solution", "ex3_solution"}, (student, changed)
+    assert set(answers.EXPECTED["full"]) == {gid for gid, v in released.items() if "Visible test" in v}
+    assert sum(answers.POINTS.values()) == 10
+
+
+def test_a_failed_student_is_retried_once(tmp_path):
+    """A first attempt that fails (say, the kernel did not start) is retried; a second failure is reported."""
+    calls = []
+
+    def flaky(root, env, *argv, log=None):
+        calls.append(argv[0])
+        first = len(calls) == 1
+        if argv[0] == "autograde" and not first:
+            (root / "autograded" / "ann" / "a1").mkdir(parents=True, exist_ok=True)
+            (root / "autograded" / "ann" / "a1" / "nb.ipynb").write_text("{}")
+        if argv[0] == "generate_feedback":
+            (root / "feedback" / "ann" / "a1").mkdir(parents=True, exist_ok=True)
+            (root / "feedback" / "ann" / "a1" / "nb.html").write_text("")
+        return SimpleNamespace(returncode=1 if first else 0)
+
+    result = autograde.grade_one(tmp_path, {}, "ann", "a1", retries=1, run=flaky)
+    assert result.ok and result.attempts == 2, result
+    assert calls == ["autograde", "autograde", "generate_feedback"]
+    assert "attempt 1 failed" in (tmp_path / "autograded" / "ann" / "a1.log").read_text()
+
+    always = autograde.grade_one(tmp_path, {}, "bob", "a1", retries=1,
+                                 run=lambda *a, **k: SimpleNamespace(returncode=1))
+    assert not always.ok and always.attempts == 2 and "exited with 1" in always.error
+
+
+def test_parallel_runner_keeps_order_and_reports_progress():
+    seen = []
+    out = autograde.run_parallel([3, 1, 2], lambda x: (time.sleep(x / 20), x)[1], 2, seen.append)
+    assert out == [3, 1, 2] and sorted(seen) == [1, 2, 3]
+
+
+LOCK_WORKER = r"""
+import sys, time
+sys.path.insert(0, {scripts!r})
+import autograde
+autograde.serialise_sqlite_sessions({url!r})
+from nbgrader.api import Gradebook
+with open({out!r}, "a") as out:
+    for i in range(8):
+        with Gradebook({url!r}) as gb:
+            start = time.time()
+            gb.update_or_create_student("s{n}_%d" % i)
+            time.sleep(0.02)
+            out.write("%r %r\n" % (start, time.time()))
+"""
+
+
+def test_sqlite_gradebook_sessions_are_serialised_across_processes(tmp_path):
+    """Workers never hold the SQLite gradebook at the same time (the cure for "database is locked")."""
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    subprocess.run([sys.executable, "-c", f"from nbgrader.api import Gradebook; Gradebook({url!r}).close()"],
+                   check=True, env=env)
+    procs = [subprocess.Popen([sys.executable, "-c", LOCK_WORKER.format(
+        scripts=str(ROOT / "scripts"), url=url, out=str(tmp_path / f"w{n}.txt"), n=n)], env=env) for n in range(4)]
+    assert [p.wait(timeout=120) for p in procs] == [0] * 4
+    spans = sorted(tuple(map(float, line.split())) for n in range(4)
+                   for line in (tmp_path / f"w{n}.txt").read_text().splitlines())
+    assert len(spans) == 32
+    overlaps = [(a, b) for a, b in zip(spans, spans[1:]) if b[0] < a[1]]
+    assert not overlaps, f"{len(overlaps)} gradebook sessions overlapped"
+    assert (tmp_path / "gradebook.db.lock").exists()
+
+
+# -- end to end --------------------------------------------------------------------------------------
+
+
+def make_course(dest: Path, students: list[str]) -> Path:
+    """A copy of the course (source/, release/, nbgrader_config.py) with the example class submitted."""
+    for folder in ("source", "release"):
+        shutil.copytree(ROOT / folder, dest / folder)
+    shutil.copy(ROOT / "nbgrader_config.py", dest)
+    (dest / "autograded").mkdir()
+    make_submissions.write_class(dest / "submitted", dest, students)
+    return dest
+
+
+def run_autograde(course: Path, *args: str) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "autograde.py"), "--root", str(course),
+                           "-j", "2", *args], text=True, capture_output=True, timeout=900)
+    print(proc.stdout[-5000:])
+    return proc
+
+
+def check_class(course: Path, db_url: str, students: list[str], proc: subprocess.CompletedProcess) -> None:
+    """The gradebook, feedback, grades.csv and the printed table agree with answers.EXPECTED."""
+    from nbgrader.api import Gradebook
+
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "autograde: 100%" in proc.stdout  # the tqdm bar, on stdout
+    got = {}
+    with Gradebook(db_url) as gb:
+        for student in students:
+            submission = gb.find_submission(answers.ASSIGNMENT, student)
+            got[student] = {g.name: g.score for nb in submission.notebooks for g in nb.grades}
+            assert not any(g.needs_manual_grade for nb in submission.notebooks for g in nb.grades), student
+    want = {s: {k: float(v) for k, v in answers.EXPECTED[s].items()} for s in students}
+    wrong = {s: {k: (got[s].get(k), v) for k, v in want[s].items() if got[s].get(k) != v} for s in students}
+    assert got == want, f"(got, expected) per wrong cell: { {s: w for s, w in wrong.items() if w} }"
+
+    for student in students:
+        html = course / "feedback" / student / answers.ASSIGNMENT / f"{answers.NOTEBOOK}.html"
+        assert html.exists(), html
+        text = html.read_text()
+        assert "BEGIN HIDDEN TESTS" not in text and "_g.check_pool_swap(pool_cnn)" not in text, \
+            f"{html.name} of {student} shows hidden tests"
+        assert (course / "autograded" / student / answers.ASSIGNMENT / f"{answers.NOTEBOOK}.ipynb").exists()
+        log = (course / "autograded" / student / f"{answers.ASSIGNMENT}.log").read_text()
+        assert "database is locked" not in log
+
+    with open(course / "grades.csv") as f:
+        rows = {r["student_id"]: r for r in csv.DictReader(f) if r["assignment"] == answers.ASSIGNMENT}
+    assert sorted(rows) == sorted(students)
+    for student in students:
+        assert float(rows[student]["score"]) == sum(answers.EXPECTED[student].values()), rows[student]
+        assert float(rows[student]["max_score"]) == 10.0
+    for student in students:  # the score table
+        line = next(ln for ln in proc.stdout.splitlines() if ln.startswith(student + " "))
+        assert f"{sum(answers.EXPECTED[student].values())}/10" in line and line.rstrip().endswith("ok"), line
+
+
+def test_autograde_example_class_on_sqlite(tmp_path):
+    students = sorted(answers.STUDENTS)
+    course = make_course(tmp_path, students)
+    start = time.perf_counter()
+    proc = run_autograde(course)
+    print(f"graded {len(students)} students with -j 2 in {time.perf_counter() - start:.0f} s")
+    check_class(course, f"sqlite:///{course / 'gradebook.db'}", students, proc)
+    assert "sqlite:///" in proc.stdout.splitlines()[0]
+    # the cap on epochs reached the grading kernel
+    graded = json.loads((course / "autograded" / "capped_epochs" / answers.ASSIGNMENT
+                         / f"{answers.NOTEBOOK}.ipynb").read_text())
+    outputs = "".join(o.get("text", "") if isinstance(o.get("text", ""), str) else "".join(o["text"])
+                      for c in graded["cells"] if c["cell_type"] == "code" for o in c.get("outputs", []))
+    assert "CNNLIB_MAX_EPOCHS=30 caps training at 30 of the 100 epochs" in outputs
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_autograde_example_class_on_postgres(tmp_path):
+    if not PG_BIN:
+        missing_tool("no PostgreSQL server installed (no /usr/lib/postgresql/*/bin/pg_ctl); "
+                     "`apt-get install postgresql` to run the gradebook on PostgreSQL too")
+    # the server may run as the `postgres` user (when we are root): its folder must be reachable by it,
+    # which pytest's private tmp_path is not
+    pgdir = Path(tempfile.mkdtemp(prefix="cnn-course-pg-"))
+    pgdir.chmod(0o755)
+    env = {**os.environ, "PGDIR": str(pgdir), "PGPORT": str(free_port())}
+    pg = str(ROOT / "scripts" / "pg.sh")
+    try:
+        subprocess.run([pg, "start"], env=env, check=True, capture_output=True, text=True)
+        url = subprocess.run([pg, "url"], env=env, check=True, capture_output=True, text=True).stdout.strip()
+        assert url.startswith("postgresql+psycopg2://nbgrader:") and "@127.0.0.1:" in url
+        course = make_course(tmp_path, PG_STUDENTS)
+        proc = run_autograde(course, "--db", url)
+        assert "***@127.0.0.1" in proc.stdout and url.split("@")[0].split(":")[-1] not in proc.stdout
+        check_class(course, url, PG_STUDENTS, proc)
+        assert not (course / "gradebook.db").exists()
+    finally:
+        subprocess.run([pg, "stop"], env=env, capture_output=True)
+        shutil.rmtree(pgdir, ignore_errors=True)
+
+
+# -- student data stays out of git -------------------------------------------------------------------
+
+#: what a graded class leaves in the repository: all of it must be git-ignored
+CLASS_FILES = [
+    "submitted/alice/05_exercises/exercises.ipynb",
+    "submitted/bob/01_convolution/convolution.ipynb",
+    "submitted/bob/01_convolution/timestamp.txt",
+    "autograded/alice/05_exercises/exercises.ipynb",
+    "autograded/alice/05_exercises.log",
+    "autograded/bob/01_convolution/convolution.ipynb",
+    "feedback/alice/05_exercises/exercises.html",
+    "gradebook.db",
+    "gradebook.db.lock",
+    "gradebook.db-journal",
+    "grades.csv",
+    ".pg/data/PG_VERSION",
+    ".pg/password",
+    ".pg/log",
+]
+#: grading files that belong in git
+COURSE_FILES = ["autograded/README.md", "release/05_exercises/exercises.ipynb", "nbgrader_config.py",
+                "tests/submissions/answers.py", "scripts/autograde.py", "source/05_exercises/exercises.ipynb"]
+
+
+def test_a_graded_class_leaves_nothing_for_git(tmp_path):
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    shutil.copy(ROOT / ".gitignore", tmp_path / ".gitignore")
+    for rel in CLASS_FILES + COURSE_FILES:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x")
+    added = subprocess.run(["git", "add", "--dry-run", "-A"], cwd=tmp_path, check=True, capture_output=True,
+                           text=True).stdout
+    would_add = sorted(line.split(" ", 1)[1].strip("'") for line in added.splitlines())
+    assert not set(CLASS_FILES) & set(would_add), f"student data not ignored: {set(CLASS_FILES) & set(would_add)}"
+    assert set(COURSE_FILES) <= set(would_add), f"course files ignored: {set(COURSE_FILES) - set(would_add)}"
+
+
+def test_repository_tracks_no_student_data():
+    """Neither committed nor waiting to be added: the same patterns, checked on the real working tree."""
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                           check=True, capture_output=True, text=True).stdout.splitlines()
+    student = [f for f in files if f.startswith(("submitted/", "feedback/", ".pg/"))
+               or (f.startswith("autograded/") and f != "autograded/README.md")
+               or f.endswith((".db", ".sqlite")) or Path(f).name.startswith("grades") and f.endswith(".csv")]
+    assert not student, f"student data in git (or not ignored): {student[:20]}"
+    assert not any(f.startswith("tests/submissions/") and f.endswith(".ipynb") for f in files), \
+        "example submissions are generated from release/ (scripts/make_submissions.py), not committed"
