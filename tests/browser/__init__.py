@@ -1,0 +1,1 @@
+"""Support code for tests/test_browser.py (a temporary course, a JupyterLab server, headless Chromium)."""

@@ -1,0 +1,262 @@
+"""End to end in a real browser: a student and an instructor use the course in JupyterLab.
+
+JupyterLab is started the way `make lab` starts it (scripts/lab.py), on a temporary copy of the course
+(source/, nbgrader_config.py, a gradebook, release/ and an exchange), on a free port of 127.0.0.1 with a
+token. Headless Debian Chromium, driven by Playwright, then
+
+1. as the student: opens Nbgrader > Assignment List, fetches 05_exercises, opens exercises.ipynb, writes
+   `pool_cnn`, runs all cells, clicks Validate and reads the dialog, submits;
+2. as the instructor (after `nbgrader collect` + `nbgrader autograde`): opens Nbgrader > Formgrader and
+   sees the assignment and the student's graded submission.
+
+Screenshots go to tests/_out/browser/ and are checked to be real, non-blank PNGs. The kernel tests below
+check that notebooks, JupyterLab and nbgrader all run the course's .venv Python.
+
+Needs /usr/bin/chromium (Debian's `chromium` package) and the `playwright` Python package (its bundled
+driver; no `playwright install`); skipped with the reason when either is missing.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import missing_tool
+from browser.harness import (CHROMIUM, ROOT, VENV_BIN, LabServer, launch_chromium, load_lab_launcher,
+                             make_course, png_report, run)
+
+KERNEL = "cnn-course"
+ASSIGNMENT = "05_exercises"
+NOTEBOOK = "exercises.ipynb"
+#: The correct body of the first exercise, typed into the `pool_cnn` solution cell.
+POOL_CNN_BODY = ("return nn.Sequential(conv(1, 8), nn.MaxPool2d(2), conv(8, 16), nn.MaxPool2d(2), "
+                 "conv(16, 10, act=False), nn.Flatten())")
+OUT = ROOT / "tests" / "_out" / "browser"
+SCREENSHOTS = ["student_assignment_list", "notebook_after_run", "validate_result", "student_submitted",
+               "formgrader_assignments", "formgrader_submissions"]
+
+NOTEBOOKS = sorted(ROOT.glob("source/*/*.ipynb")) + sorted(ROOT.glob("release/*/*.ipynb"))
+
+
+# ---- the kernel every notebook names is .venv's Python ------------------------------------------
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[str(p.relative_to(ROOT)) for p in NOTEBOOKS])
+def test_notebook_names_the_course_kernel(path):
+    spec = json.loads(path.read_text())["metadata"].get("kernelspec", {})
+    assert spec.get("name") == KERNEL, f"{path.relative_to(ROOT)}: kernelspec {spec!r}, expected name {KERNEL!r}"
+
+
+def test_course_kernel_resolves_to_the_venv_python():
+    """`jupyter kernelspec list` (what JupyterLab and nbgrader use) finds `cnn-course` and it starts
+    .venv's Python: no other Python can be picked for the course notebooks."""
+    out = subprocess.run([str(VENV_BIN / "jupyter"), "kernelspec", "list", "--json"], check=True,
+                         capture_output=True, text=True).stdout
+    specs = json.loads(out)["kernelspecs"]
+    assert KERNEL in specs, f"kernel {KERNEL!r} is not registered (found {sorted(specs)}); run `make`"
+    resource_dir = Path(specs[KERNEL]["resource_dir"])
+    argv = json.loads((resource_dir / "kernel.json").read_text())["argv"]
+    python = Path(argv[0])
+    assert python.is_absolute() and python.parent.resolve() == (VENV_BIN).resolve(), (
+        f"{resource_dir / 'kernel.json'} starts {argv[0]!r}, not {VENV_BIN / 'python'}; run `make`")
+    assert argv[1:] and "ipykernel_launcher" in argv, argv
+    prefix = subprocess.run([argv[0], "-c", "import sys, ipykernel; print(sys.prefix)"], check=True,
+                            capture_output=True, text=True).stdout.strip()
+    assert Path(prefix).resolve() == (ROOT / ".venv").resolve(), f"the kernel's Python has sys.prefix {prefix}"
+    # the launcher of `make lab` agrees
+    assert load_lab_launcher().kernel_problem() is None
+
+
+# ---- the browser test ----------------------------------------------------------------------------
+def _browser_missing() -> str | None:
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} not found (Debian: apt-get install -y chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright Python package is not installed (pip install playwright; no `playwright install`)"
+    return None
+
+
+def shot(page, name: str) -> Path:
+    path = OUT / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
+
+
+def _title(cell_source: str) -> str:
+    """The `# Visible test: ...` line of a test cell (else its first line)."""
+    lines = cell_source.splitlines() or [""]
+    return next((ln for ln in lines if "Visible test" in ln), lines[0])
+
+
+def menu(page, top: str, item: str) -> None:
+    """Click menu bar entry `top`, then its item `item` (exact labels)."""
+    page.locator(f".lm-MenuBar-itemLabel:text-is('{top}')").click()
+    page.locator(f".lm-Menu:visible .lm-Menu-itemLabel:text-is('{item}')").click()
+
+
+def test_student_and_instructor_in_jupyterlab(tmp_path):
+    reason = _browser_missing()
+    if reason:
+        missing_tool(reason)
+    from playwright.sync_api import expect, sync_playwright
+
+    started = last = time.perf_counter()
+    timings: list[str] = []
+
+    def phase(name: str) -> None:
+        nonlocal last
+        now = time.perf_counter()
+        timings.append(f"{now - last:5.1f} s  {name}")
+        last = now
+
+    student = pwd.getpwuid(os.getuid()).pw_name  # nbgrader's exchange submits as the OS user
+    OUT.mkdir(parents=True, exist_ok=True)
+    for old in OUT.glob("*.png"):
+        old.unlink()
+    log = OUT / "jupyter.log"
+    log.write_text("")
+
+    lab = load_lab_launcher()
+    course = tmp_path / "course"
+    config_dir = lab.write_config_dir(tmp_path / "lab-config", lab.COURSE_ID, tmp_path / "exchange")
+    env = lab.lab_env(config_dir)
+    env.pop("NBGRADER_DB_URL", None)  # the course copy's own SQLite gradebook
+    for name in ("JUPYTERLAB_SETTINGS_DIR", "JUPYTERLAB_WORKSPACES_DIR", "JUPYTER_RUNTIME_DIR"):
+        env[name] = str(tmp_path / name.lower())
+    env["JUPYTER_DATA_DIR"] = str(tmp_path / "jupyter_data")  # no user-level kernels or settings leak in
+    make_course(course, ASSIGNMENT, env, log)
+    phase("course copy: generate + release to the exchange")
+    nbgrader = str(VENV_BIN / "nbgrader")
+
+    with LabServer(course, env, log) as server, sync_playwright() as pw:
+        context = launch_chromium(pw, tmp_path / "chromium-profile")
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        expect.set_options(timeout=30_000)
+        phase("JupyterLab server start")
+        try:
+            # -- student: fetch the assignment from the Assignment List
+            page.goto(f"{server.url}/lab?token={server.token}")
+            expect(page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader")).to_be_visible(timeout=60_000)
+            menu(page, "Nbgrader", "Assignment List")
+            released = page.locator("#released_assignments_list .list_item", has_text=ASSIGNMENT)
+            expect(released).to_be_visible()
+            shot(page, "student_assignment_list")
+            released.get_by_role("button", name="fetch").click()
+            fetched = page.locator("#fetched_assignments_list .list_item", has_text=ASSIGNMENT).first
+            expect(fetched).to_be_visible()
+            assert (course / ASSIGNMENT / NOTEBOOK).exists(), "fetch did not put the notebook in the course root"
+
+            phase("student: Lab page, Assignment List, fetch")
+            # -- open the notebook from the list and wait for the course kernel
+            fetched.locator("a.assignment-notebooks-link").click()
+            fetched.get_by_role("link", name=Path(NOTEBOOK).stem, exact=True).click()
+            panel = page.locator(".jp-NotebookPanel:visible")
+            expect(panel.locator(".jp-Notebook")).to_be_visible()
+            expect(panel.locator(".jp-Toolbar-kernelName")).to_have_text("Python (cnn-course)", timeout=90_000)
+            expect(panel.locator(".jp-Notebook-ExecutionIndicator")).to_have_attribute(
+                "data-status", "idle", timeout=90_000)
+
+            phase("open notebook, kernel ready")
+            # -- write pool_cnn: replace `raise NotImplementedError()` in its solution cell
+            cell = panel.locator(".jp-CodeCell").filter(has=page.locator(".cm-content", has_text="def pool_cnn():"))
+            expect(cell).to_have_count(1)
+            cell.locator(".cm-line", has_text="raise NotImplementedError()").click()
+            page.keyboard.press("End")
+            page.keyboard.press("Shift+Home")
+            page.keyboard.insert_text(POOL_CNN_BODY)
+            page.keyboard.press("Escape")
+            source = cell.locator(".cm-content").inner_text()
+            assert POOL_CNN_BODY in source and "NotImplementedError" not in source, source
+
+            # -- run all cells: Exercise 1's tests pass; the run stops at the first error, where the net is rebuilt
+            #    with Exercise 2's still unwritten conv (NotImplementedError)
+            menu(page, "Run", "Run All Cells")
+            pool_test = panel.locator(".jp-CodeCell").filter(
+                has=page.locator(".cm-content", has_text="two pooling layers run in pool_cnn"))
+            expect(pool_test.locator(".jp-OutputArea-output")).to_contain_text("✓ two pooling layers",
+                                                                               timeout=120_000)
+            expect(panel.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+                   .filter(has_text="NotImplementedError")).to_have_count(1, timeout=120_000)
+            expect(panel.locator(".jp-Notebook-ExecutionIndicator")).to_have_attribute(
+                "data-status", "idle", timeout=60_000)
+            cell.scroll_into_view_if_needed()
+            shot(page, "notebook_after_run")
+            phase("edit pool_cnn, run all cells")
+
+            # -- Validate (saves, then runs nbgrader's validator on the server)
+            panel.locator(".validate-button button, button.validate-button").first.click()
+            dialog = page.locator(".jp-Dialog").filter(has=page.locator("#validation-message"))
+            expect(dialog).to_be_visible(timeout=170_000)
+            message = dialog.locator("#validation-message")
+            text = message.inner_text()
+            shot(page, "validate_result")
+            phase("Validate")
+            assert "validation-failed" in (message.get_attribute("class") or ""), text
+            failed_sources = [message.locator(f"pre >> nth={i}").inner_text()
+                              for i in range(0, message.locator("pre").count(), 2)]
+            assert text.count("The following cell failed:") == len(failed_sources) >= 1, text
+            print("\nValidate reports failing:", *[_title(src) for src in failed_sources], sep="\n  ")
+            assert any("conv(1, 4) contains a dropout layer" in s for s in failed_sources), failed_sources
+            assert any("len(history) >= 5" in s for s in failed_sources), failed_sources
+            assert not any("pool_cnn" in s for s in failed_sources), (
+                f"the solved pool_cnn exercise is reported as failing:\n{text}")
+            dialog.get_by_role("button", name="Ok").click()
+            expect(dialog).to_have_count(0)
+
+            # -- submit from the Assignment List
+            page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="Assignments").click()
+            fetched.get_by_role("button", name="Submit").click()
+            submitted = page.locator("#submitted_assignments_list .list_item", has_text=ASSIGNMENT).first
+            expect(submitted).to_be_visible()
+            shot(page, "student_submitted")
+            phase("submit")
+
+            # -- instructor: collect and autograde (CLI), then the formgrader
+            run([nbgrader, "db", "student", "add", student, "--first-name=Ada", "--last-name=Lovelace"],
+                cwd=course, env=env, log=log)
+            run([nbgrader, "collect", ASSIGNMENT], cwd=course, env=env, log=log)
+            assert (course / "submitted" / student / ASSIGNMENT / NOTEBOOK).exists(), "collect found no submission"
+            run([nbgrader, "autograde", ASSIGNMENT], cwd=course, env=env, log=log, timeout=240)
+            phase("collect + autograde (CLI)")
+            menu(page, "Nbgrader", "Formgrader")
+            fg = page.frame_locator("#formgrader-iframe iframe")
+            row = fg.locator("tr", has_text=ASSIGNMENT)
+            expect(row).to_be_visible(timeout=60_000)
+            count = row.locator("td.num-submissions")
+            expect(count).to_have_text("1")
+            shot(page, "formgrader_assignments")
+            count.locator("a").click()
+            sub_row = fg.locator("tbody tr").filter(has_text="graded")
+            expect(sub_row).to_have_count(1, timeout=60_000)
+            sub_text = sub_row.inner_text()
+            shot(page, "formgrader_submissions")
+            phase("formgrader")
+            # Exercise 1 (3 points) solved; Exercises 2 and 3 (7 points) not
+            assert "Lovelace, Ada" in sub_text and student in sub_text, sub_text
+            assert "3 / 10" in sub_text, sub_text
+        except BaseException:
+            try:
+                page.screenshot(path=str(OUT / "failure.png"))
+            except Exception:
+                pass
+            print(f"\n--- jupyter log tail ---\n{server.log_tail()}")
+            raise
+        finally:
+            context.close()
+
+    # -- the screenshots are real, non-blank PNGs
+    for name in SCREENSHOTS:
+        path = OUT / f"{name}.png"
+        assert path.exists() and path.stat().st_size > 10_000, f"{path} missing or tiny"
+        width, height, std = png_report(path)
+        assert (width, height) == (1400, 1000), (path, width, height)
+        assert std > 10, f"{path} looks blank (grey-level std {std:.1f})"
+    phase("shutdown, screenshot checks")
+    print(f"\nbrowser test: {time.perf_counter() - started:.0f} s; screenshots in {OUT}")
+    print("\n".join(timings))
