@@ -49,6 +49,7 @@ strip: setup ## clear outputs and execution counts of the source notebooks befor
 
 bench: setup data ## training and grading benchmarks, side by side in one run (see BENCHMARKS.md)
 	$(PY) scripts/bench_training.py
+	PATH="$(abspath $(BIN)):$$PATH" $(PY) scripts/bench_grading.py
 
 clean: ## remove generated files (keeps .venv and data)
 	rm -rf .pytest_cache build *.egg-info

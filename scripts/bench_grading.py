@@ -1,0 +1,107 @@
+"""Grading benchmark: one student, and a class graded serially and in parallel, on SQLite and PostgreSQL.
+
+    python scripts/bench_grading.py [--students 20] [--no-postgres]     (or: make bench)
+
+Every run grades a fresh temporary copy of the course (source/, release/, nbgrader_config.py) with
+scripts/autograde.py, so runs do not share a gradebook. The class is the example class of
+tests/submissions/answers.py repeated to --students students. Printed: seconds, students per minute,
+and the parallel speed-up, all measured in this one session.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def make_course(dest: Path, n_students: int, only: str | None = None) -> Path:
+    """A course copy with n_students submissions cycling through the example class (or only `only`)."""
+    for part in ("source", "release"):
+        shutil.copytree(ROOT / part, dest / part)
+    shutil.copy(ROOT / "nbgrader_config.py", dest)
+    staging = dest / "_examples"
+    examples = _script("make_submissions").write_class(staging)
+    names = sorted({p.relative_to(staging).parts[0] for p in examples})
+    if only:
+        names = [only]
+    for i in range(n_students):
+        name = names[i % len(names)]
+        shutil.copytree(staging / name, dest / "submitted" / f"s{i:02d}_{name}")
+    shutil.rmtree(staging)
+    return dest
+
+
+def grade(course: Path, jobs: int, db: str | None = None) -> float:
+    argv = [PY, str(ROOT / "scripts" / "autograde.py"), "--root", str(course), "-j", str(jobs)]
+    if db:
+        argv += ["--db", db]
+    start = time.perf_counter()
+    subprocess.run(argv, check=True, capture_output=True, text=True)
+    return time.perf_counter() - start
+
+
+@contextlib.contextmanager
+def fresh_postgres(port: int = 5499):
+    """A new PostgreSQL server (scripts/pg.sh) in a temporary folder; yields its gradebook URL."""
+    pgdir = Path(tempfile.mkdtemp(prefix="bench-pg-"))
+    pgdir.chmod(0o755)  # the server runs as the postgres user when we are root
+    env = {**os.environ, "PGDIR": str(pgdir), "PGPORT": str(port)}
+    pg = str(ROOT / "scripts" / "pg.sh")
+    try:
+        subprocess.run([pg, "start"], env=env, check=True, capture_output=True)
+        yield subprocess.run([pg, "url"], env=env, check=True, capture_output=True, text=True).stdout.strip()
+    finally:
+        subprocess.run([pg, "stop"], env=env, capture_output=True)
+        shutil.rmtree(pgdir, ignore_errors=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--students", type=int, default=20)
+    ap.add_argument("--no-postgres", dest="postgres", action="store_false")
+    args = ap.parse_args()
+    print(f"# grading benchmark, {date.today()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
+        tmp = Path(tmp)
+        one = grade(make_course(tmp / "one", 1, only="full"), 1)
+        print(f"one student (full solution, trains 10 epochs), alone:    {one:6.1f} s")
+        blank = grade(make_course(tmp / "blank", 1, only="blank"), 1)
+        print(f"one student (blank: the fixed cost per student):        {blank:6.1f} s")
+        dbs = ["sqlite"]
+        if args.postgres and list(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl")):
+            dbs.append("postgres")
+        for name in dbs:
+            times = {}
+            for jobs in (1, 2):
+                course = make_course(tmp / f"{name}-{jobs}", args.students)
+                if name == "postgres":
+                    with fresh_postgres() as url:
+                        times[jobs] = grade(course, jobs, url)
+                else:
+                    times[jobs] = grade(course, jobs)
+                print(f"{args.students} students, {name:8s} -j {jobs}: {times[jobs]:6.1f} s = "
+                      f"{args.students / times[jobs] * 60:5.1f} students/min")
+            print(f"{name}: parallel speed-up (-j 2 vs -j 1) {times[1] / times[2]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
