@@ -74,8 +74,8 @@ validate: setup data ## nbgrader validate: source notebooks pass their tests, re
 example-submissions: setup ## write the example class (tests/submissions/answers.py) into submitted/
 	$(PY) scripts/make_submissions.py
 
-autograde: setup data $(if $(filter postgres,$(DB)),db-start) ## grade submitted/ into autograded/, feedback/, grades.csv (J=2 jobs; DB=postgres)
-	PGPORT=$(PGPORT) $(PY) scripts/autograde.py -j $(J) --db $(DB)
+autograde: setup data $(if $(filter postgres,$(DB)),db-start) ## grade submitted/ into autograded/, feedback/, grades.csv (J=2 jobs; DB=postgres; FORCE=1 regrades all)
+	PGPORT=$(PGPORT) $(PY) scripts/autograde.py -j $(J) --db $(DB) $(if $(FORCE),--force)
 
 feedback: setup ## regenerate feedback/ from autograded/ (e.g. after manual grading in the formgrader)
 	$(DB_ENV) $(BIN)/nbgrader generate_feedback '*' --force --log-level=WARN

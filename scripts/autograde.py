@@ -6,14 +6,28 @@
     python scripts/autograde.py --db postgresql+psycopg2://user:pw@127.0.0.1:5433/gradebook
 
 Steps:
+ 0. sanitise every submission into a private staging copy (scripts/submission_check.py): the notebook is
+    rebuilt on the released one (locked and test cells from the instructor, whatever the student did to
+    them), nothing else of the submission folder is kept, and student code that tampers with grading is
+    not run (its exercise scores 0 and the student is listed for manual review; ``--trust STUDENT`` after
+    a review found it honest);
  1. sync the gradebook with source/: ``nbgrader generate_assignment`` of each submitted assignment into a
     temporary folder (release/ is left alone), which records its notebooks, cells and points;
  2. add every student to the gradebook (one process, before any worker starts);
  3. grade the students in parallel, one worker process per student (``-j``, default 2): ``nbgrader
     autograde`` then ``nbgrader generate_feedback`` for that student, logged to
-    autograded/<student>/<assignment>.log. A student whose grading fails (nbgrader exits non-zero, e.g.
-    a kernel that did not start) is retried once;
- 4. export the gradebook to grades.csv (``nbgrader export``) and print a score table.
+    autograded/<student>/<assignment>.log. Execution runs in the sandboxed grading kernel, cell by cell
+    under the grader's control (nbgrader_config.py: scripts/course_nbgrader.py GuardedExecute,
+    scripts/sandbox_kernel.py). A student whose grading fails (nbgrader exits non-zero, e.g. a kernel that
+    did not start) is retried once. Each graded student gets autograded/<student>/<assignment>.graded.json
+    (what was graded: a fingerprint of the submission, the tests and the grader) and .review.json (what
+    the scan and the runtime guard found);
+ 4. export the gradebook to grades.csv (``nbgrader export``), print a score table and the submissions
+    that need a manual review.
+
+Repeatable and resumable: a student whose submission, tests and grader are unchanged since their last
+complete grading is not graded again (``--force`` regrades everyone); grading one student never touches
+another's results, so a run that was killed half way resumes where it stopped when run again.
 
 Bounded and repeatable: the grading kernels run with CNNLIB_MAX_EPOCHS=30 (train.fit trains at most 30
 epochs, whatever a student asked for) and nbgrader_config.py limits every cell to 120 s. With -j N the
@@ -32,10 +46,15 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
+import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -45,6 +64,13 @@ ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve()
 MAX_EPOCHS = 30
 DB_ENV = "NBGRADER_DB_URL"
+PARENT_ENV = "CNN_GRADER_PID"
+#: what decides a grade besides the submission and the assignment: a change to any of these regrades
+GRADER_FILES = ("scripts/course_nbgrader.py", "scripts/kernel_guard.py", "scripts/sandbox_kernel.py",
+                "scripts/submission_check.py", "cnnlib/grading.py", "cnnlib/train.py")
+STAGING = ".staging"  # autograded/.staging/: sanitised copies of the submissions being graded
+if str(HERE.parent) not in sys.path:  # submission_check, course_nbgrader (when loaded by the tests)
+    sys.path.append(str(HERE.parent))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -99,8 +125,24 @@ def serialise_sqlite_sessions(db_url: str) -> Path | None:
     return lock_path
 
 
+def die_with_parent() -> None:
+    """Worker processes (and, through their own parent-death signal, the grading kernels) die with the
+    coordinator, so a killed run leaves nothing running."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 (not Linux)
+        return
+    parent = os.environ.get(PARENT_ENV)
+    if parent and os.getppid() != int(parent):
+        os._exit(1)
+
+
 def run_nbgrader(argv: list[str]) -> int:
-    """``nbgrader <argv>`` in this process, SQLite gradebook sessions serialised (see above)."""
+    """``nbgrader <argv>`` in this process, SQLite gradebook sessions serialised (see above). After an
+    ``autograde``, the findings of the scan and of the runtime guard go into the gradebook (``annotate``)."""
+    die_with_parent()
     url = os.environ.get(DB_ENV, "")
     if url:
         serialise_sqlite_sessions(url)
@@ -110,8 +152,70 @@ def run_nbgrader(argv: list[str]) -> int:
     try:
         NbGraderApp.launch_instance()
     except SystemExit as exit_:
-        return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
-    return 0
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    else:
+        code = 0
+    if code == 0 and argv[:1] == ["autograde"] and "--student" in argv:
+        annotate(Path.cwd(), url, argv[argv.index("--student") + 1], argv[1])
+    return code
+
+
+def annotate(root: Path, db_url: str, student: str, assignment: str) -> dict:
+    """Merge what the runtime guard reported (in the autograded notebooks' metadata) into the student's
+    review file, and explain each zeroed exercise in the gradebook: the comment of its solution cell
+    (``auto_comment``, which the next autograde resets, so the comments never go stale)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    review_path = root / "autograded" / student / f"{assignment}.review.json"
+    review = json.loads(review_path.read_text()) if review_path.exists() else {"notebooks": {}}
+    for nb_path in sorted((root / "autograded" / student / assignment).glob("*.ipynb")):
+        meta = json.loads(nb_path.read_text()).get("metadata", {}).get("cnn_grading", {})
+        entry = review.setdefault("notebooks", {}).setdefault(nb_path.stem, {})
+        entry["runtime"] = meta.get("report", {})
+    comments = {}
+    for nb_name, entry in review.get("notebooks", {}).items():
+        for solution, reason in (entry.get("scan") or {}).get("flagged_exercises", {}).items():
+            comments[(nb_name, solution)] = reason
+        owner = entry.get("owner", {})
+        for event in (entry.get("runtime") or {}).get("integrity", []):
+            solution = owner.get(event["cell"])
+            if solution and (nb_name, solution) not in comments:
+                comments[(nb_name, solution)] = ("the grading environment was tampered with while this exercise was "
+                                                 "graded (" + "; ".join(event["changes"][:3]) + "): its tests and "
+                                                 "all later ones score 0; flagged for manual review")
+    review["needs_review"] = review_reasons(review)
+    review_path.parent.mkdir(parents=True, exist_ok=True)
+    review_path.write_text(json.dumps(review, indent=1))
+    if comments:
+        with Gradebook(db_url) as gb:
+            for (nb_name, solution), reason in comments.items():
+                try:
+                    comment = gb.find_comment(solution, nb_name, assignment, student)
+                except MissingEntry:
+                    continue
+                comment.auto_comment = f"[autograder] {reason}"
+            gb.db.commit()
+    return review
+
+
+def review_reasons(review: dict) -> list[str]:
+    """Why a student's submission needs a human look (``[]``: it does not)."""
+    reasons = []
+    for nb_name, entry in review.get("notebooks", {}).items():
+        scan = entry.get("scan") or {}
+        for label, items in scan.get("findings", {}).items():
+            trusted = " (trusted: run as written)" if scan.get("trusted") else ""
+            reasons.append(f"{nb_name}: {label}: {items[0]}{f' (+{len(items) - 1} more)' if len(items) > 1 else ''}"
+                           f"{trusted}")
+        if scan.get("readable") is False:
+            reasons.append(f"{nb_name}: the notebook could not be read")
+        runtime = entry.get("runtime") or {}
+        for event in runtime.get("integrity", []):
+            reasons.append(f"{nb_name}: tampering detected at run time before/while grading {event['cell']}: "
+                           f"{event['changes'][0]}")
+        for crash in runtime.get("crashes", []):
+            reasons.append(f"{nb_name}: {crash['cell']}: {crash['why']}")
+    return reasons
 
 
 # ------------------------------------------------------------------------------------------------
@@ -128,6 +232,8 @@ class Result:
     error: str = ""
     scores: dict[str, float | None] = field(default_factory=dict)
     max_scores: dict[str, float] = field(default_factory=dict)
+    skipped: bool = False
+    review: list[str] = field(default_factory=list)
 
 
 def db_url_for(root: Path, db: str) -> str:
@@ -185,44 +291,154 @@ def sync_gradebook(root: Path, env: dict, assignment_ids: list[str], students: l
             gb.update_or_create_student(student)
 
 
+def fingerprint(root: Path, student: str, assignment: str, options: dict) -> str:
+    """What a grade depends on: the submitted files, the assignment's source and release notebooks, the
+    grading code and the grading options. The same fingerprint means the same grade."""
+    h = hashlib.sha256(json.dumps(options, sort_keys=True).encode())
+    folders = [root / "submitted" / student / assignment, root / "source" / assignment, root / "release" / assignment]
+    for folder in folders:
+        for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
+            if path.is_file() and ".ipynb_checkpoints" not in path.parts:
+                h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for rel in GRADER_FILES:
+        path = HERE.parents[1] / rel
+        h.update(rel.encode() + b"\0" + (path.read_bytes() if path.exists() else b""))
+    config = root / "nbgrader_config.py"
+    h.update(config.read_bytes() if config.exists() else b"")
+    return h.hexdigest()
+
+
+def marker_path(root: Path, student: str, assignment: str) -> Path:
+    return root / "autograded" / student / f"{assignment}.graded.json"
+
+
+def stage_submission(root: Path, student: str, assignment: str, trust: bool = False) -> tuple[Path, dict]:
+    """A private copy of the submission for nbgrader to grade: each notebook of the assignment rebuilt and
+    scanned by scripts/submission_check.py, the submission's timestamp, nothing else (files a student adds
+    next to the notebook, say a fake ``cnnlib/`` package, never reach the grading kernel). Returns the
+    staging folder (nbgrader's submitted_directory) and the review record."""
+    import submission_check as sc
+
+    stage = root / "autograded" / STAGING / f"{student}.{assignment}.{os.getpid()}.{threading.get_ident()}"
+    dest = stage / student / assignment
+    dest.mkdir(parents=True, mode=0o700)
+    src = root / "submitted" / student / assignment
+    review = {"student": student, "assignment": assignment, "trusted": trust, "notebooks": {}, "notes": []}
+    released = {p.name: p for p in sorted((root / "release" / assignment).glob("*.ipynb"))}
+    for name, release_path in released.items():
+        path = src / name
+        if not path.exists():
+            continue  # nbgrader gives a missing notebook 0
+        nb, why = sc.load_submission(path)
+        source_path = root / "source" / assignment / name
+        source_nb = json.loads(source_path.read_text())
+        out, report = sc.sanitise(nb, json.loads(release_path.read_text()), source_nb, trust)
+        if why:
+            report.notes.insert(0, why)
+        (dest / name).write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n")
+        _, owner = sc.exercises(source_nb)
+        review["notebooks"][Path(name).stem] = {"scan": report.to_dict(), "owner": owner}
+    if src.is_dir():
+        ignored = sorted(str(p.relative_to(src)) for p in src.rglob("*")
+                         if p.is_file() and p.name not in released and p.name != "timestamp.txt")
+        if ignored:
+            review["notes"].append(f"not graded, not copied: {', '.join(ignored[:10])}"
+                                   f"{' ...' if len(ignored) > 10 else ''}")
+        if (src / "timestamp.txt").is_file():
+            shutil.copy(src / "timestamp.txt", dest / "timestamp.txt")
+    return stage, review
+
+
+def clean_staging(root: Path) -> None:
+    """Remove staging copies left by runs that were killed (their process is gone)."""
+    for folder in (root / "autograded" / STAGING).glob("*"):
+        try:
+            pid = int(folder.name.split(".")[-2])
+            os.kill(pid, 0)
+            if pid != os.getpid():
+                continue  # a concurrent run of this course
+        except (ValueError, IndexError, ProcessLookupError, PermissionError):
+            pass
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def grade_one(root: Path, env: dict, student: str, assignment: str, retries: int = 1, feedback: bool = True,
-              run=nbgrader) -> Result:
+              run=nbgrader, trust: bool = False, extra: tuple[str, ...] = (), fp: str = "") -> Result:
     """Autograde (and write feedback for) one student's assignment, retrying a failed attempt
-    (``run`` executes one nbgrader command; tests pass a fake)."""
+    (``run`` executes one nbgrader command; tests pass a fake). On success the student's marker
+    (autograded/<student>/<assignment>.graded.json, with the fingerprint ``fp``) is written last, so a
+    run killed before that grades the student again next time."""
     result = Result(student, assignment)
     log_path = root / "autograded" / student / f"{assignment}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    marker_path(root, student, assignment).unlink(missing_ok=True)
     start = time.perf_counter()
-    with open(log_path, "w") as log:
-        for attempt in range(1, retries + 2):
-            result.attempts = attempt
-            log.write(f"=== attempt {attempt}: autograde {assignment} for {student}\n")
-            log.flush()
-            steps = [("autograde", assignment, "--student", student, "--force")]
-            if feedback:
-                steps.append(("generate_feedback", assignment, "--student", student, "--force"))
-            result.error = ""
-            for step in steps:
-                proc = run(root, env, *step, log=log)
-                if proc.returncode:
-                    result.error = f"nbgrader {step[0]} exited with {proc.returncode} (see {log_path.relative_to(root)})"
+    stage, review = stage_submission(root, student, assignment, trust)
+    review_path = root / "autograded" / student / f"{assignment}.review.json"
+    review_path.write_text(json.dumps(review, indent=1))
+    try:
+        with open(log_path, "w") as log:
+            for attempt in range(1, retries + 2):
+                result.attempts = attempt
+                log.write(f"=== attempt {attempt}: autograde {assignment} for {student}\n")
+                log.flush()
+                steps = [("autograde", assignment, "--student", student, "--force",
+                          f"--CourseDirectory.submitted_directory={stage}", *extra)]
+                if feedback:
+                    steps.append(("generate_feedback", assignment, "--student", student, "--force"))
+                result.error = ""
+                for step in steps:
+                    proc = run(root, env, *step, log=log)
+                    if proc.returncode:
+                        result.error = f"nbgrader {step[0]} exited with {proc.returncode} (see {log_path.relative_to(root)})"
+                        break
+                if not result.error:
+                    graded = list((root / "autograded" / student / assignment).glob("*.ipynb"))
+                    html = list((root / "feedback" / student / assignment).glob("*.html"))
+                    if not graded:
+                        result.error = "no autograded notebook was written"
+                    elif feedback and not html:
+                        result.error = "no feedback was written"
+                if not result.error:
+                    result.ok = True
                     break
-            if not result.error:
-                graded = list((root / "autograded" / student / assignment).glob("*.ipynb"))
-                html = list((root / "feedback" / student / assignment).glob("*.html"))
-                if not graded:
-                    result.error = "no autograded notebook was written"
-                elif feedback and not html:
-                    result.error = "no feedback was written"
-            if not result.error:
-                result.ok = True
-                break
-            log.write(f"=== attempt {attempt} failed: {result.error}\n")
-            log.flush()
-            if attempt <= retries:
-                time.sleep(1)
+                log.write(f"=== attempt {attempt} failed: {result.error}\n")
+                log.flush()
+                if attempt <= retries:
+                    time.sleep(1)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    if review_path.exists():
+        result.review = json.loads(review_path.read_text()).get("needs_review") or []
+    if result.ok and fp:
+        marker_path(root, student, assignment).write_text(json.dumps(
+            {"fingerprint": fp, "graded_at": time.strftime("%Y-%m-%d %H:%M:%S"), "feedback": feedback}))
     result.seconds = time.perf_counter() - start
     return result
+
+
+def up_to_date(root: Path, db_url: str, student: str, assignment: str, fp: str, feedback: bool) -> bool:
+    """Graded completely before, from exactly this submission, tests and grader (and still in the gradebook)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    marker = marker_path(root, student, assignment)
+    try:
+        info = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return False
+    if info.get("fingerprint") != fp or (feedback and not info.get("feedback")):
+        return False
+    if not list((root / "autograded" / student / assignment).glob("*.ipynb")):
+        return False
+    if feedback and not list((root / "feedback" / student / assignment).glob("*.html")):
+        return False
+    with Gradebook(db_url) as gb:
+        try:
+            submission = gb.find_submission(assignment, student)
+        except MissingEntry:
+            return False
+        return all(g.auto_score is not None or g.manual_score is not None
+                   for nb in submission.notebooks for g in nb.grades)
 
 
 def run_parallel(jobs: list, work, n_workers: int, progress=None) -> list:
@@ -291,8 +507,28 @@ def print_table(results: list[Result], out=sys.stdout) -> None:
             status = "ok" if r.ok else f"FAILED: {r.error}"
             if r.ok and r.attempts > 1:
                 status = f"ok (retried: {r.attempts} attempts)"
+            if r.ok and r.skipped:
+                status = "ok (unchanged since the last run: not regraded)"
+            if r.review:
+                status += ", REVIEW"
             print(f"{r.student:<{width}} {cells} {total:>4g}/{sum(r.max_scores.values()):<4g} "
                   f"{r.seconds:5.0f}s  {status}", file=out)
+
+
+def print_review(results: list[Result], out=sys.stdout) -> None:
+    """The submissions a person should look at, and why (scan findings, runtime tampering, crashes)."""
+    flagged = [r for r in results if r.review]
+    if not flagged:
+        return
+    print(f"\nneeds manual review ({len(flagged)}): the affected exercises scored 0; the student's code is in "
+          f"submitted/, what ran in autograded/, details in autograded/<student>/<assignment>.review.json "
+          f"(after a review, `--trust STUDENT --student STUDENT` regrades running the code as written)", file=out)
+    for r in flagged:
+        print(f"  {r.student} ({r.assignment}):", file=out)
+        for reason in r.review[:8]:
+            print(f"    - {reason}", file=out)
+        if len(r.review) > 8:
+            print(f"    - ... {len(r.review) - 8} more", file=out)
 
 
 def export_csv(root: Path, env: dict, dest: Path) -> None:
@@ -318,6 +554,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--retries", type=int, default=1, help="retries of a student whose grading fails (default 1)")
     ap.add_argument("--no-feedback", dest="feedback", action="store_false", help="skip generate_feedback")
     ap.add_argument("--csv", type=Path, default=Path("grades.csv"), help="export file (relative to --root)")
+    ap.add_argument("--force", action="store_true",
+                    help="regrade every student (default: skip those graded from the same submission, tests "
+                         "and grader)")
+    ap.add_argument("--trust", action="append", default=[], metavar="STUDENT",
+                    help="run this student's code even where the scan flags it (after a manual review)")
+    ap.add_argument("--timeout", type=int, help="seconds per cell (default: nbgrader_config.py, 120)")
+    ap.add_argument("--notebook-timeout", type=int, help="seconds per notebook (default 1800)")
     args = ap.parse_args(argv)
 
     root = args.root.resolve()
@@ -334,33 +577,63 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, "PATH": path, DB_ENV: db_url, "CNNLIB_MAX_EPOCHS": str(args.max_epochs),
            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(threads)),
            "MKL_NUM_THREADS": os.environ.get("MKL_NUM_THREADS", str(threads)),
-           "PYTHONWARNINGS": "ignore"}
+           "PYTHONWARNINGS": "ignore", PARENT_ENV: str(os.getpid())}
+    extra = []
+    if args.timeout:
+        extra.append(f"--Execute.timeout={args.timeout}")
+    if args.notebook_timeout:
+        extra.append(f"--GuardedExecute.notebook_timeout={args.notebook_timeout}")
+    # (not the thread count: a grade must not depend on -j, so a run resumed with another -j keeps its grades)
+    options = {"max_epochs": args.max_epochs, "timeout": args.timeout, "notebook_timeout": args.notebook_timeout}
     students = sorted({s for s, _ in pairs})
     assignment_ids = sorted({a for _, a in pairs})
     print(f"grading {len(pairs)} submissions ({len(students)} students; {', '.join(assignment_ids)}) "
           f"with -j {args.jobs}, {threads} torch thread(s) each, CNNLIB_MAX_EPOCHS={args.max_epochs}, "
           f"gradebook {redact(db_url)}", flush=True)
+    import course_nbgrader
+
+    print(course_nbgrader.sandbox_summary(), flush=True)
     sync_gradebook(root, env, assignment_ids, students)
+    clean_staging(root)
+
+    fingerprints = {(s, a): fingerprint(root, s, a, {**options, "trusted": s in args.trust}) for s, a in pairs}
+    todo, results_by_pair = [], {}
+    for pair in pairs:
+        if not args.force and up_to_date(root, db_url, *pair, fingerprints[pair], args.feedback):
+            r = Result(*pair, ok=True, skipped=True)
+            review = root / "autograded" / pair[0] / f"{pair[1]}.review.json"
+            r.review = json.loads(review.read_text()).get("needs_review") or [] if review.exists() else []
+            results_by_pair[pair] = r
+        else:
+            todo.append(pair)
+    if len(todo) < len(pairs):
+        print(f"{len(pairs) - len(todo)} submission(s) unchanged since they were graded: not regraded "
+              f"(--force regrades them)", flush=True)
 
     from tqdm import tqdm
 
-    bar = tqdm(total=len(pairs), desc="autograde", unit="student", file=sys.stdout, ncols=90)
+    bar = tqdm(total=len(todo), desc="autograde", unit="student", file=sys.stdout, ncols=90)
 
     def progress(r: Result) -> None:
         bar.set_postfix_str(f"{r.student}: {'ok' if r.ok else 'FAILED'}")
         bar.update()
 
-    results = run_parallel(pairs, lambda p: grade_one(root, env, p[0], p[1], args.retries, args.feedback),
-                           args.jobs, progress)
+    graded = run_parallel(todo, lambda p: grade_one(root, env, p[0], p[1], args.retries, args.feedback,
+                                                    trust=p[0] in args.trust, extra=tuple(extra),
+                                                    fp=fingerprints[p]), args.jobs, progress)
     bar.close()
+    results_by_pair.update({(r.student, r.assignment): r for r in graded})
+    results = [results_by_pair[p] for p in pairs]
     read_scores(root, db_url, results)
     csv_path = args.csv if args.csv.is_absolute() else root / args.csv
     export_csv(root, env, csv_path)
     print_table(results)
+    print_review(results)
     with open(csv_path) as f:
         n_rows = sum(1 for _ in csv.DictReader(f))
     failed = [r for r in results if not r.ok]
-    print(f"\n{len(results) - len(failed)}/{len(results)} graded in {time.perf_counter() - started:.0f} s; "
+    print(f"\n{len(results) - len(failed)}/{len(results)} graded in {time.perf_counter() - started:.0f} s "
+          f"({len(graded)} now, {len(results) - len(graded)} unchanged); "
           f"grades: {csv_path.relative_to(root) if csv_path.is_relative_to(root) else csv_path} ({n_rows} rows), "
           f"feedback: feedback/<student>/<assignment>/, logs: autograded/<student>/<assignment>.log")
     return 1 if failed else 0

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import glob
-import importlib.util
 import json
 import os
 import shutil
@@ -23,18 +22,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import ROOT, missing_tool
+from conftest import ROOT, missing_tool, load_script
 
 
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(f"course_{name}", ROOT / "scripts" / f"{name}.py")
-    module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-autograde = _script("autograde")
-make_submissions = _script("make_submissions")
+autograde = load_script("autograde")
+make_submissions = load_script("make_submissions")
 answers = make_submissions.load_answers()
 PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
 #: the students graded again on PostgreSQL (a cheaper subset: the point there is the database)
@@ -242,6 +234,10 @@ CLASS_FILES = [
     "submitted/bob/01_convolution/timestamp.txt",
     "autograded/alice/05_exercises/exercises.ipynb",
     "autograded/alice/05_exercises.log",
+    "autograded/alice/05_exercises.graded.json",
+    "autograded/alice/05_exercises.review.json",
+    "autograded/.staging/alice.05_exercises.4242.1/alice/05_exercises/exercises.ipynb",
+    "autograded/.staging/alice.05_exercises.4242.1/alice/05_exercises/timestamp.txt",
     "autograded/bob/01_convolution/convolution.ipynb",
     "feedback/alice/05_exercises/exercises.html",
     "gradebook.db",
@@ -254,7 +250,10 @@ CLASS_FILES = [
 ]
 #: grading files that belong in git
 COURSE_FILES = ["autograded/README.md", "release/05_exercises/exercises.ipynb", "nbgrader_config.py",
-                "tests/submissions/answers.py", "scripts/autograde.py", "source/05_exercises/exercises.ipynb"]
+                "tests/submissions/answers.py", "scripts/autograde.py", "source/05_exercises/exercises.ipynb",
+                "scripts/course_nbgrader.py", "scripts/sandbox_kernel.py", "scripts/kernel_guard.py",
+                "scripts/submission_check.py", "tests/hostile/corpus.py", "tests/hostile/build.py",
+                "tests/test_hostile.py"]
 
 
 def test_a_graded_class_leaves_nothing_for_git(tmp_path):

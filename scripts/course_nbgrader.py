@@ -1,0 +1,726 @@
+"""nbgrader plugins of the course (configured in nbgrader_config.py).
+
+``GuardedExecute``  replaces nbgrader's ``Execute`` in ``nbgrader autograde``: every submission runs in the
+                    grading kernel of scripts/sandbox_kernel.py (own uid, resource limits, private files,
+                    course folders hidden), cell by cell under the grader's control:
+
+  - integrity probes: before and after every graded cell the grader asks the guard it installed in the
+    kernel before the first cell (scripts/kernel_guard.py) what changed; once something the tests rely on
+    was tampered with, the graded cells run from then on score 0 (``GradingIntegrityError`` output) and
+    the rest of the notebook is not run;
+  - graded cells of exercises that the static scan zeroed (notebook metadata ``cnn_grading``, written by
+    scripts/submission_check.py) are not run and score 0;
+  - a cell that kills the kernel (``os._exit``, a resource limit) or keeps it busy after the timeout's
+    interrupt scores like a failing cell: the kernel is restarted, the cells that ran before are replayed
+    (outputs untouched) and grading continues with the next cell;
+  - processes a cell leaves behind are killed after the cell; a watchdog kills the kernel's processes
+    when together they hold more memory than the limit (cgroups do it exactly where available);
+  - per-cell output is capped (and messages from the kernel larger than 64 MB are refused), the whole
+    notebook has a wall-time budget, and comm messages (widgets) are ignored, so a cell cannot reroute
+    the output of a later cell.
+
+``HideHiddenTests``  runs in ``nbgrader generate_feedback``: every output line of every cell that quotes a
+                    line of a hidden test (in a traceback, or printed by the student's own code from
+                    ``In``/frames) is replaced by a placeholder, before ClearHiddenTests removes the hidden
+                    tests from the cells.
+"""
+from __future__ import annotations
+
+import ast
+import fcntl
+import hashlib
+import hmac
+import json
+import os
+import pwd
+import grp
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.util import run_sync
+from nbconvert.filters import strip_ansi
+from nbconvert.preprocessors import Preprocessor
+from nbformat import NotebookNode
+from nbgrader import utils
+from nbgrader.preprocessors import Execute
+from traitlets import Bool, Float, Integer, Unicode
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.append(str(HERE))
+import sandbox_kernel  # noqa: E402
+
+KERNEL_NAME = "cnn-course-grading"
+#: notebook metadata key written by scripts/submission_check.py
+META = "cnn_grading"
+INTEGRITY = "GradingIntegrityError"
+NOT_RUN = "NotRunByGrader"
+KERNEL_DIED = "KernelDiedError"
+IS_ROOT = os.geteuid() == 0
+
+
+def error_output(ename: str, evalue: str) -> NotebookNode:
+    return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+# ------------------------------------------------------------------------------------------------
+# processes, uids and cgroups of the grading kernels
+
+
+def _alive(pid: int | str) -> bool:
+    """A process that exists and is not a zombie (a zombie holds no memory and can run nothing)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def processes_of(uid: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid and _alive(entry):
+                    pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+def descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                ppid = int(stat.rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(entry))
+            except (OSError, ValueError, IndexError):
+                pass
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if _alive(child):
+                out.append(child)
+            todo.append(child)
+    return out
+
+
+def children_of(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                pass
+    return out
+
+
+def pss_bytes(pids: list[int]) -> int:
+    """Memory of these processes, pages shared between them (a fork's copy-on-write) counted once."""
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) * 1024
+                    break
+        except (OSError, ValueError):
+            pass
+    return total
+
+
+def kill_all(pids_fn, keep: set[int] = frozenset(), rounds: int = 20) -> int:
+    """SIGKILL every process ``pids_fn()`` lists (except ``keep``), again until none is left (a fork bomb
+    forks between two scans; it cannot once killed). Returns how many were killed."""
+    killed: set[int] = set()
+    for _ in range(rounds):
+        pids = [p for p in pids_fn() if p not in keep]
+        if not pids:
+            break
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed.add(pid)
+            except OSError:
+                pass
+        time.sleep(0.05)
+    return len(killed)
+
+
+def kill_uid(uid: int) -> int:
+    """Kill every process of ``uid`` (a uid reserved for grading kernels): first atomically from inside
+    (``kill(-1)`` run as that uid), then whatever is left."""
+    if not processes_of(uid):
+        return 0
+    if IS_ROOT:
+        code = (f"import os, signal; os.setgroups([]); os.setresgid({uid}, {uid}, {uid}); "
+                f"os.setresuid({uid}, {uid}, {uid}); os.kill(-1, signal.SIGKILL)")
+        subprocess.run([sys.executable, "-S", "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return kill_all(lambda: processes_of(uid))
+
+
+def uid_lock_dir() -> Path:
+    return Path("/run/cnn-course-grading") if IS_ROOT and Path("/run").is_dir() else \
+        Path(tempfile.gettempdir()) / f"cnn-course-grading-{os.getuid()}"
+
+
+def allocate_uid(base: int, count: int):
+    """A uid (and gid) for one grading kernel: unused by any account or group, and not held by another
+    grader on this machine (an flock held as long as the kernel lives). Leftover processes of that uid
+    (from a grader that was killed) are killed first. Returns (uid, lock file)."""
+    lock_dir = uid_lock_dir()
+    lock_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for uid in range(base, base + count):
+        try:
+            pwd.getpwuid(uid)
+            continue
+        except KeyError:
+            pass
+        try:
+            grp.getgrgid(uid)
+            continue
+        except KeyError:
+            pass
+        handle = open(lock_dir / f"{uid}.lock", "a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        kill_uid(uid)
+        return uid, handle
+    raise RuntimeError(f"no free grading uid in {base}..{base + count - 1}")
+
+
+def make_cgroups(name: str, memory_bytes: int, pids: int) -> list[Path]:
+    """Per-kernel memory and pids cgroups below the grader's own, where the machine allows it (cgroup v1
+    memory/pids hierarchies or a v2 tree with those controllers). Returns their folders ([] if none)."""
+    made = []
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return made
+    v2 = Path("/sys/fs/cgroup/cgroup.controllers").exists()
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        targets = []
+        if v2 and controllers == "":
+            targets = [(Path("/sys/fs/cgroup") / path.lstrip("/") / name,
+                        {"memory.max": str(memory_bytes), "memory.swap.max": "0", "pids.max": str(pids)})]
+        elif "memory" in controllers.split(","):
+            targets = [(Path("/sys/fs/cgroup/memory") / path.lstrip("/") / name,
+                        {"memory.limit_in_bytes": str(memory_bytes)})]
+        elif "pids" in controllers.split(","):
+            targets = [(Path("/sys/fs/cgroup/pids") / path.lstrip("/") / name, {"pids.max": str(pids)})]
+        for folder, settings in targets:
+            try:
+                folder.mkdir(exist_ok=True)  # (left by a grader that was killed: empty, reused)
+            except OSError:
+                continue
+            ok = False
+            for key, value in settings.items():
+                try:
+                    (folder / key).write_text(value)
+                    ok = ok or key != "memory.swap.max"
+                except OSError:
+                    pass
+            if ok:
+                made.append(folder)
+            else:
+                try:
+                    folder.rmdir()
+                except OSError:
+                    pass
+    return made
+
+
+def remove_cgroups(folders: list[Path]) -> None:
+    for folder in folders:
+        procs = folder / "cgroup.procs"
+
+        def listed() -> list[int]:
+            try:
+                return [int(p) for p in procs.read_text().split()]
+            except OSError:
+                return []
+
+        kill_all(listed)
+        for _ in range(50):
+            try:
+                folder.rmdir()
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.1)
+
+
+def sandbox_summary() -> str:
+    """What the grading sandbox can do on this machine, in one line for the run's header."""
+    if not IS_ROOT:
+        return ("sandbox: limits, clean environment, scan and guard; kernels run as this user (not root), "
+                "so they can read and write what it can")
+    code = ("import ctypes, ctypes.util; libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6', "
+            "use_errno=True); raise SystemExit(libc.unshare(0x20000) != 0)")
+    namespace = subprocess.run([sys.executable, "-S", "-c", code]).returncode == 0
+    groups = make_cgroups(f"cnn-grading-probe-{os.getpid()}", 1 << 30, 16)
+    remove_cgroups(groups)
+    return ("sandbox: a uid of its own per kernel, "
+            + ("course and home folders hidden (mount namespace)" if namespace else
+               "NO mount namespace here: the course files are protected by their permissions only "
+               "(chmod -R go-rwx source submitted autograded feedback gradebook.db)")
+            + ", " + ("cgroups for memory and processes" if groups else "no cgroups (memory watchdog)"))
+
+
+# ------------------------------------------------------------------------------------------------
+# the grading Execute preprocessor
+
+
+def builtin_names_read(sources: list[str]) -> list[str]:
+    """Names that the given (test) cells read without defining them: builtins (the guard moves notebook
+    variables shadowing them away while a graded cell runs) and modules (the guard checks they still name
+    the modules)."""
+    names = set()
+    for src in sources:
+        try:
+            tree = ast.parse(src)
+        except SyntaxError:
+            continue
+        stored = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+        stored |= {a.asname or a.name.split(".")[0] for n in ast.walk(tree)
+                   if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
+        names |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} - stored
+    return sorted(names)
+
+
+class GuardedExecute(Execute):
+    """nbgrader's Execute, in the sandbox kernel, under the grader's control (see the module docstring)."""
+
+    sandbox = Bool(True, help="run the notebook in the sandbox kernel (scripts/sandbox_kernel.py)").tag(config=True)
+    limits = Unicode("", help="JSON overrides of sandbox_kernel.Limits, e.g. '{\"memory_mb\": 2048}'").tag(config=True)
+    notebook_timeout = Integer(1800, help="wall-time budget of a whole notebook, seconds").tag(config=True)
+    max_output_mb = Float(4.0, help="output kept per cell").tag(config=True)
+    max_message_mb = Integer(64, help="largest message accepted from the kernel").tag(config=True)
+    max_restarts = Integer(3, help="kernel restarts (after a crash or a stuck cell) per notebook").tag(config=True)
+    uid_base = Integer(int(os.environ.get("CNN_GRADING_UID_BASE", 61000)),
+                       help="first uid reserved for grading kernels (run as root)").tag(config=True)
+    uid_count = Integer(1000, help="how many uids from uid_base").tag(config=True)
+    probe_timeout = Integer(60, help="seconds the kernel has to answer an integrity probe").tag(config=True)
+
+    # -- sandbox life cycle ------------------------------------------------------------------------
+
+    def _sandbox_limits(self) -> sandbox_kernel.Limits:
+        base = sandbox_kernel.Limits.from_env()
+        return sandbox_kernel.Limits(**{**base.__dict__, **(json.loads(self.limits) if self.limits else {})})
+
+    def _hide_paths(self) -> list[str]:
+        paths = [Path.cwd(), HERE.parent]
+        root = self.config.get("CourseDirectory", {}).get("root")
+        if isinstance(root, str) and root:
+            paths.append(Path(root))
+        db_url = (self.resources or {}).get("nbgrader", {}).get("db_url", "")
+        if db_url.startswith("sqlite:///"):
+            db = Path(db_url[len("sqlite:///"):].split("?")[0])
+            paths += [db, Path(str(db) + ".lock"), Path(str(db) + "-journal")]
+        build = (self.resources or {}).get("metadata", {}).get("path")
+        if build:
+            paths.append(Path(build))
+        return [str(p.resolve()) for p in dict.fromkeys(paths)]
+
+    def _sandbox_start(self) -> None:
+        self._lim = self._sandbox_limits()
+        self._spec_dir = Path(tempfile.mkdtemp(prefix="cnn-grading-kernelspec-"))
+        spec = self._spec_dir / KERNEL_NAME
+        spec.mkdir()
+        argv = [sys.executable, str(HERE / "sandbox_kernel.py"), "-f", "{connection_file}",
+                "--HistoryManager.hist_file=:memory:"]
+        (spec / "kernel.json").write_text(json.dumps({
+            "argv": argv, "display_name": "cnn-course grading sandbox", "language": "python",
+            "interrupt_mode": "signal", "metadata": {"debugger": False}}))
+        self._uid, self._uid_lock, self._cgroups = None, None, []
+        env = {sandbox_kernel.ENV_LIMITS: self._lim.to_env(),
+               sandbox_kernel.ENV_HIDE: os.pathsep.join(self._hide_paths())}
+        if IS_ROOT:
+            self._uid, self._uid_lock = allocate_uid(self.uid_base, self.uid_count)
+            self._cgroups = make_cgroups(f"cnn-grading-{self._uid}", self._lim.memory_mb << 20, self._lim.processes)
+            env[sandbox_kernel.ENV_UID] = str(self._uid)
+            env[sandbox_kernel.ENV_CGROUPS] = os.pathsep.join(map(str, self._cgroups))
+        self._kernel_env = env
+        self._watchdog_stop = threading.Event()
+        self._watchdog_note = ""
+        self._watchdog = threading.Thread(target=self._watch_memory, name="grading-memory-watchdog", daemon=True)
+        self._watchdog.start()
+        self.log.info("grading kernel: uid %s, cgroups %s, limits %s", self._uid,
+                      [str(c) for c in self._cgroups] or "none", self._lim)
+
+    def _sandbox_stop(self) -> None:
+        self._watchdog_stop.set()
+        if self._uid is not None:
+            kill_uid(self._uid)
+        remove_cgroups(self._cgroups)
+        if self._uid_lock is not None:
+            self._uid_lock.close()
+        shutil.rmtree(self._spec_dir, ignore_errors=True)
+
+    def _kernel_pid(self) -> int | None:
+        proc = getattr(getattr(self.km, "provisioner", None), "process", None)
+        return getattr(proc, "pid", None)
+
+    def _kernel_processes(self) -> list[int]:
+        if self._uid is not None:
+            return processes_of(self._uid)
+        pid = self._kernel_pid()
+        return ([pid] + descendants(pid)) if pid else []
+
+    def _reap_strays(self) -> int:
+        """Kill the processes a cell left behind: everything of the kernel's uid but the kernel (the direct
+        child of the launcher, which stays as root to clean up after the kernel)."""
+        pid = self._kernel_pid()
+        keep = {pid} if pid else set()
+        if pid and self._uid is not None:
+            keep |= {c for c in children_of(pid)}
+        return kill_all(self._kernel_processes, keep=keep)
+
+    def _oom_note(self) -> str:
+        """Why the kernel died, when its memory cgroup says it ran out (and resets the count)."""
+        for folder in self._cgroups:
+            for name, key in (("memory.events", "oom_kill"), ("memory.failcnt", None)):
+                path = folder / name
+                try:
+                    text = path.read_text()
+                    count = int(dict(line.split() for line in text.splitlines()).get(key, 0)) if key else int(text)
+                    if count:
+                        if key is None:
+                            path.write_text("0")
+                        return (f"the kernel was killed: its processes used more than the {self._lim.memory_mb} "
+                                f"MiB of memory allowed")
+                except (OSError, ValueError):
+                    pass
+        return ""
+
+    def _watch_memory(self) -> None:
+        """Without a memory cgroup, kill the kernel's processes when together they use more than the limit
+        (the address-space limit stops a single process first: a MemoryError, the kernel lives on)."""
+        if any("memory" in str(c) or (c / "memory.max").exists() for c in self._cgroups):
+            return  # the kernel enforces it exactly
+        limit = self._lim.memory_mb << 20
+        while not self._watchdog_stop.wait(0.5):
+            try:
+                used = pss_bytes(self._kernel_processes())
+                if used > limit:
+                    self._watchdog_note = (f"the kernel's processes used {used >> 20} MiB, more than the "
+                                           f"{self._lim.memory_mb} MiB allowed: they were killed")
+                    self.log.warning(self._watchdog_note)
+                    kill_all(self._kernel_processes)
+            except Exception as err:  # noqa: BLE001 (never let the watchdog die silently)
+                self.log.warning("memory watchdog: %s", err)
+
+    # -- kernel start: the sandbox kernelspec, environment and message size limit --------------------
+
+    def create_kernel_manager(self):
+        if not self.sandbox:
+            return super().create_kernel_manager()
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        self.kernel_name = KERNEL_NAME
+        ksm = KernelSpecManager(kernel_dirs=[str(self._spec_dir)], ensure_native_kernel=False)
+        self.km = self.kernel_manager_class(kernel_name=KERNEL_NAME, kernel_spec_manager=ksm, config=self.config)
+        try:
+            import zmq
+
+            self.km.context.setsockopt(zmq.MAXMSGSIZE, self.max_message_mb << 20)
+        except Exception as err:  # noqa: BLE001
+            self.log.warning("could not limit the kernel's message size: %s", err)
+        return self.km
+
+    async def async_start_new_kernel(self, **kwargs):
+        if self.sandbox:
+            kwargs["env"] = {**os.environ, **self._kernel_env}
+        await super().async_start_new_kernel(**kwargs)
+
+    start_new_kernel = run_sync(async_start_new_kernel)
+
+    def handle_comm_msg(self, outs, msg, cell_index):
+        """Widgets are not part of grading; an output widget could reroute a later cell's output."""
+        return None
+
+    def output(self, outs, msg, display_id, cell_index):
+        content = msg.get("content", {})
+        size = len(content.get("text", "")) + sum(len(v) if isinstance(v, str) else len(json.dumps(v))
+                                                   for v in (content.get("data") or {}).values())
+        size += sum(len(line) for line in content.get("traceback", []) or [])
+        used = self._output_bytes.get(cell_index, 0) + size
+        self._output_bytes[cell_index] = used
+        if used > self.max_output_mb * 2 ** 20 and msg["msg_type"] != "error":
+            if cell_index not in self._output_capped:
+                self._output_capped.add(cell_index)
+                note = NotebookNode(output_type="stream", name="stdout",
+                                    text=f"\n[grader: output beyond {self.max_output_mb:g} MB dropped]\n")
+                outs.append(note)
+            return None
+        return super().output(outs, msg, display_id, cell_index)
+
+    # -- integrity probes ----------------------------------------------------------------------------
+
+    async def _async_probe_raw(self, expression: str) -> dict:
+        msg_id = self.kc.execute("", silent=True, store_history=False, user_expressions={"r": expression},
+                                 stop_on_error=False, allow_stdin=False)
+        deadline = time.monotonic() + self.probe_timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the kernel did not answer the integrity probe")
+            try:
+                msg = await self.kc.shell_channel.get_msg(timeout=min(left, 1.0))
+            except Exception:  # noqa: BLE001 (queue.Empty)
+                if not await self.km.is_alive():
+                    raise DeadKernelError("Kernel died") from None
+                continue
+            if msg["parent_header"].get("msg_id") == msg_id:
+                return msg["content"].get("user_expressions", {}).get("r", {})
+
+    _probe_raw = run_sync(_async_probe_raw)
+
+    def _install_guard(self) -> None:
+        self._guard_key = secrets.token_bytes(32)
+        self._guard_name = "_grading_guard_" + secrets.token_hex(6)
+        source = (HERE / "kernel_guard.py").read_text()
+        expr = (f"(lambda ns: (exec(compile({source!r}, '<grading-guard>', 'exec'), ns), "
+                f"ns['install']({self._guard_key!r}, {self._guard_name!r}, {self._watch!r}))[1])"
+                f"({{'__name__': '_grading_guard', '__builtins__': __builtins__}})")
+        reply = self._probe_raw(expr)
+        if reply.get("status") != "ok":
+            raise RuntimeError(f"could not install the integrity guard in the kernel: {reply}")
+
+    def _probe(self, action: str) -> list[str]:
+        """What the guard reports as changed (``[]``: nothing); a missing or forged answer is a change too."""
+        challenge = secrets.token_hex(16)
+        try:
+            reply = self._probe_raw(f"{self._guard_name}({challenge!r}, {action!r})")
+        except TimeoutError:
+            return ["the kernel did not answer the integrity probe"]
+        if reply.get("status") != "ok":
+            return [f"the integrity guard is gone ({reply.get('ename', '?')}: {reply.get('evalue', '')})"]
+        try:
+            answer = json.loads(ast.literal_eval(reply["data"]["text/plain"]))
+            payload, mac = answer["payload"], answer["mac"]
+        except Exception:  # noqa: BLE001
+            return ["the integrity guard gave an answer that is not its own"]
+        expected = hmac.new(self._guard_key, (challenge + payload).encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(mac, expected):
+            return ["the integrity guard's answer was forged"]
+        result = json.loads(payload)
+        if result.get("moved"):
+            self.log.info("names shadowing builtins moved away for a graded cell: %s", result["moved"])
+        return list(result.get("changes", []))
+
+    # -- running the notebook ------------------------------------------------------------------------
+
+    def preprocess(self, nb, resources=None, km=None):
+        from nbclient.client import NotebookClient
+
+        NotebookClient.__init__(self, nb, km)
+        self.reset_execution_trackers()
+        self._check_assign_resources(resources)
+        self._output_bytes, self._output_capped = {}, set()
+        self._watch = builtin_names_read([c.source for c in nb.cells if utils.is_grade(c) and c.cell_type == "code"])
+        self.report = {"integrity": [], "crashes": [], "not_run": [], "notes": []}
+        self._uid, self._uid_lock, self._cgroups, self._watchdog_note = None, None, [], ""
+        if self.sandbox:
+            self._sandbox_start()
+        try:
+            with self.setup_kernel():
+                self._after_kernel_start()
+                self._run_cells()
+        finally:
+            if self.sandbox:
+                self._sandbox_stop()
+        self.set_widgets_metadata()
+        self.nb.metadata.setdefault(META, {})["report"] = self.report
+        return self.nb, self.resources
+
+    def _after_kernel_start(self) -> None:
+        info_msg = self.wait_for_reply(self.kc.kernel_info())
+        self.nb.metadata["language_info"] = info_msg["content"]["language_info"]
+        self._install_guard()
+
+    def _restart(self) -> bool:
+        """A fresh kernel (same sandbox) with the cells that ran before replayed; False if that failed."""
+        try:
+            self.kc.stop_channels()
+            pid = self._kernel_pid()
+            kill_all(self._kernel_processes, keep=set())
+            if pid:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            run_sync(self.km.restart_kernel)(now=True)
+            self.start_new_kernel_client()
+            self._after_kernel_start()
+        except Exception as err:  # noqa: BLE001
+            self.log.error("could not restart the kernel: %s", err)
+            return False
+        for index in self._replay:
+            source = self.nb.cells[index].source
+            try:
+                reply = run_sync(self._async_run_silently)(source)
+            except Exception as err:  # noqa: BLE001
+                self.log.error("replaying cell %d failed: %s", index, err)
+                return False
+            if reply is None:
+                return False
+        self._reap_strays()
+        return True
+
+    async def _async_run_silently(self, source: str):
+        msg_id = self.kc.execute(source, store_history=True, stop_on_error=False, allow_stdin=False)
+        deadline = time.monotonic() + (self.timeout or 120)
+        while time.monotonic() < deadline:
+            try:
+                msg = await self.kc.shell_channel.get_msg(timeout=1.0)
+            except Exception:  # noqa: BLE001
+                if not await self.km.is_alive():
+                    return None
+                continue
+            if msg["parent_header"].get("msg_id") == msg_id:
+                return msg
+        return None
+
+    def _run_cells(self) -> None:
+        meta = self.nb.metadata.get(META, {})
+        not_graded = meta.get("not_graded", {})
+        start = time.monotonic()
+        self._replay: list[int] = []
+        restarts, tampered, stopped = 0, "", ""
+        for index, cell in enumerate(self.nb.cells):
+            if cell.cell_type != "code" or not cell.source.strip():
+                continue
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", f"cell {index}")
+            is_grade = utils.is_grade(cell)
+            cell.outputs = []
+            if tampered or stopped:
+                if is_grade:
+                    cell.outputs.append(error_output(INTEGRITY if tampered else NOT_RUN,
+                                                     f"not graded: {tampered or stopped}"))
+                self.report["not_run"].append(grade_id)
+                continue
+            if is_grade and grade_id in not_graded:
+                cell.outputs.append(error_output(INTEGRITY, f"not graded: {not_graded[grade_id]}"))
+                continue
+            if time.monotonic() - start > self.notebook_timeout:
+                stopped = f"the notebook ran out of its {self.notebook_timeout} s time budget"
+                self.report["notes"].append(stopped)
+                if is_grade:
+                    cell.outputs.append(error_output(NOT_RUN, f"not graded: {stopped}"))
+                continue
+            crash, changes = "", []
+            self._watchdog_note = ""
+            t0 = time.monotonic()
+            try:
+                if is_grade:
+                    changes = self._probe("enter")
+                if not changes:
+                    self.execute_cell(cell, index, store_history=True)
+                    if is_grade:
+                        changes = self._probe("leave")
+                    else:
+                        self._replay.append(index)
+            except DeadKernelError:
+                crash = self._watchdog_note or self._oom_note() or \
+                    "the kernel died while running this cell (a resource limit, os._exit, or a crash)"
+            except CellTimeoutError:
+                crash = f"this cell did not finish within {self.timeout} s and did not stop when interrupted"
+            self.log.info("cell %s: %.1f s%s", grade_id, time.monotonic() - t0, f" ({crash})" if crash else "")
+            if changes:
+                tampered = self._tampering(changes, grade_id)
+                cell.outputs.append(error_output(INTEGRITY, f"not graded: {tampered}"))
+            killed = self._reap_strays()
+            if killed:
+                self.report["notes"].append(f"{grade_id}: {killed} leftover process(es) killed after the cell")
+            if crash:
+                cell.outputs.append(error_output(KERNEL_DIED, crash))
+                self.report["crashes"].append({"cell": grade_id, "why": crash})
+                restarts += 1
+                if restarts > self.max_restarts or not self._restart():
+                    stopped = f"the kernel crashed or hung {restarts} time(s); the rest of the notebook was not run"
+                    self.report["notes"].append(stopped)
+
+    def _tampering(self, changes: list[str], grade_id: str) -> str:
+        shown = "; ".join(changes[:5]) + (f"; and {len(changes) - 5} more" if len(changes) > 5 else "")
+        self.report["integrity"].append({"cell": grade_id, "changes": changes})
+        self.log.warning("grading integrity: %s (at %s)", shown, grade_id)
+        return (f"the grading environment was tampered with ({shown}); graded cells from here on score 0 "
+                f"and the submission is flagged for manual review")
+
+
+# ------------------------------------------------------------------------------------------------
+# feedback
+
+
+def hidden_test_lines(source: str) -> list[str]:
+    hidden, inside = [], False
+    for line in source.splitlines():
+        if "BEGIN HIDDEN TESTS" in line:
+            inside = True
+        if inside and len(line.strip()) >= 4:
+            hidden.append(line.strip())
+        if "END HIDDEN TESTS" in line:
+            inside = False
+    return hidden
+
+
+class HideHiddenTests(Preprocessor):
+    """Replace every output line that quotes a hidden test by a placeholder, in every cell: tracebacks of
+    graded cells (IPython shows the failing line and its neighbours), and anything a student's code
+    printed from the notebook's history or from frames. Runs before ClearHiddenTests, which still sees
+    the hidden regions in the cells' sources."""
+
+    enabled = True  # nbconvert preprocessors are off unless enabled
+    placeholder = "      (hidden test)"
+
+    def preprocess(self, nb, resources):
+        hidden = []
+        for cell in nb.cells:
+            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
+                hidden += hidden_test_lines(cell.source)
+        self._hidden = sorted(set(hidden))
+        if not self._hidden:
+            return nb, resources
+        for cell in nb.cells:
+            for out in cell.get("outputs", []):
+                self._scrub(out)
+        return nb, resources
+
+    def _clean(self, text: str) -> str:
+        return "\n".join(self.placeholder if any(h in strip_ansi(ln) for h in self._hidden) else ln
+                         for ln in text.split("\n"))
+
+    def _scrub(self, out) -> None:
+        if out.get("output_type") == "error":
+            out["traceback"] = [self._clean(entry) for entry in out.get("traceback", [])]
+            out["evalue"] = self._clean(out.get("evalue", ""))
+        if "text" in out:
+            text = out["text"] if isinstance(out["text"], str) else "".join(out["text"])
+            out["text"] = self._clean(text)
+        for mime, value in (out.get("data") or {}).items():
+            if mime.startswith("text/") or mime.endswith("json"):
+                text = value if isinstance(value, str) else "".join(value) if isinstance(value, list) else json.dumps(value)
+                cleaned = self._clean(text)
+                if cleaned != text:
+                    out["data"][mime] = cleaned
+
+
+#: the feedback preprocessor under its former name (nbgrader_config.py used to define it)
+HideHiddenTestsInTracebacks = HideHiddenTests

@@ -1,0 +1,50 @@
+"""Write the hostile class of tests/hostile/corpus.py into a course folder (used by tests/test_hostile.py;
+by hand: python tests/hostile/build.py DEST [STUDENT ...] writes DEST/<student>/05_exercises/)."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(HERE.parent))
+
+from hostile import corpus  # noqa: E402
+
+ASSIGNMENT, NOTEBOOK = "05_exercises", "exercises"
+
+
+def _make_submissions():
+    from conftest import load_script
+
+    return load_script("make_submissions")
+
+
+def write_class(dest: Path, root: Path = ROOT, students: list[str] | None = None) -> list[str]:
+    ms = _make_submissions()
+    release_nb = json.loads((root / "release" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").read_text())
+    source_nb = json.loads((root / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").read_text())
+    written = []
+    for name, st in corpus.STUDENTS.items():
+        if students and name not in students:
+            continue
+        folder = dest / name / ASSIGNMENT
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{NOTEBOOK}.ipynb"
+        if st.raw is not None:
+            path.write_bytes(st.raw)
+        else:
+            nb = ms.build(release_nb, source_nb, st.answers, corpus.SOLUTION, corpus.BLANK)
+            if st.edit:
+                nb = st.edit(nb)
+            path.write_text(json.dumps(nb, indent=1) + "\n")
+        for rel, text in st.files.items():
+            (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+            (folder / rel).write_text(text)
+        written.append(name)
+    return written
+
+
+if __name__ == "__main__":
+    print(write_class(Path(sys.argv[1]), students=sys.argv[2:] or None))

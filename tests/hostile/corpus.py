@@ -1,0 +1,438 @@
+"""A class of hostile and broken submissions for 05_exercises, graded end to end by tests/test_hostile.py.
+
+Each student is built from the released notebook like the example class (tests/submissions/answers.py:
+``SOLUTION``, ``BLANK`` or code per solution cell), optionally followed by an ``edit`` of the notebook JSON
+(cells added, deleted, duplicated, retyped; tests edited), ``raw`` bytes instead of a notebook, and extra
+``files`` next to it. ``expected`` is what each graded cell must score; ``review`` whether the run summary
+must list the student for manual review. Cells that print ``LEAK`` report something the sandbox should
+have kept from them: the test fails if any output contains that word.
+
+Points: ex1_shape 1, ex1_pooling 2, ex2_block 2, ex2_net 1, ex3_history 2, ex3_best_epoch 1, ex3_figure 1.
+Exercise 2's and 3's tests need Exercise 1's ``pool_cnn`` (``net = pool_cnn()`` in a locked cell), so a
+student whose Exercise 1 does not run keeps at most ex2_block's 2 points: that is the notebook's design,
+not the grader's.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Callable
+
+SOLUTION = "<the instructor's solution>"
+BLANK = "<the released stub>"
+POINTS = {"ex1_shape": 1, "ex1_pooling": 2, "ex2_block": 2, "ex2_net": 1,
+          "ex3_history": 2, "ex3_best_epoch": 1, "ex3_figure": 1}
+
+#: a correct learning curve, short (5 epochs: the minimum the tests accept)
+CURVE_5 = '''
+# Train net, plot the curves, read the best epoch
+history = train.fit(net, mnist, num_epochs=5, lr=1e-2)
+fig = plots.plot_history(history)
+best_epoch = history.best_epoch("val_loss")
+'''
+CONV_RIGHT = '''
+def conv(ic, oc, act=True):
+    """3x3 stride-2 convolution; with act: then ReLU, then dropout with p = 0.5."""
+    layer = nn.Conv2d(ic, oc, kernel_size=3, stride=2, padding=1)
+    if not act:
+        return layer
+    return nn.Sequential(layer, nn.ReLU(), nn.Dropout(p=0.5))
+'''
+CONV_NO_DROPOUT = '''
+def conv(ic, oc, act=True):
+    layer = nn.Conv2d(ic, oc, 3, 2, 1)
+    return nn.Sequential(layer, nn.ReLU()) if act else layer
+'''
+
+
+def points(**got: int) -> dict[str, int]:
+    """Zero everywhere except the cells given (cell=points obtained)."""
+    return {**{k: 0 for k in POINTS}, **got}
+
+
+EX1 = dict(ex1_shape=1, ex1_pooling=2)
+EX2 = dict(ex2_block=2, ex2_net=1)
+EX3 = dict(ex3_history=2, ex3_best_epoch=1, ex3_figure=1)
+#: Exercise 3 with a correct curve, but a net without dropout (Exercise 2 did not define conv)
+EX3_NO_DROPOUT = dict(ex3_best_epoch=1, ex3_figure=1)
+
+
+@dataclass
+class Student:
+    what: str
+    answers: dict[str, str]
+    expected: dict[str, int]
+    review: bool | None = False  # None: either (depends on the machine, see memory_hog)
+    edit: Callable[[dict], dict] | None = None
+    raw: bytes | None = None
+    files: dict[str, str] = field(default_factory=dict)
+
+
+# -- notebook edits ----------------------------------------------------------------------------------------
+
+
+def _cells(nb: dict, gid: str) -> list[int]:
+    return [i for i, c in enumerate(nb["cells"]) if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == gid]
+
+
+def _code(source: str) -> dict:
+    return {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": source}
+
+
+def add_after(gid: str, source: str) -> Callable[[dict], dict]:
+    def edit(nb: dict) -> dict:
+        i = _cells(nb, gid)[-1]
+        nb["cells"].insert(i + 1, _code(source))
+        return nb
+    return edit
+
+
+def mess_up_structure(nb: dict) -> dict:
+    """Correct answers, but: a test cell and a read-only cell deleted, a test cell and a solution cell
+    duplicated (the earlier copy of the solution is wrong), cells moved, a solution and a test cell turned
+    into Markdown, the points of a test raised, a locked cell unlocked and emptied, the kernelspec changed."""
+    cells = nb["cells"]
+    by = lambda gid: cells[_cells(nb, gid)[0]]  # noqa: E731
+    wrong_ex1 = dict(by("ex1_solution"), source="def pool_cnn():\n    return nn.Sequential(nn.Flatten(), nn.Linear(784, 10))\n")
+    by("ex1_pooling")["cell_type"] = "markdown"                      # a test turned into Markdown
+    by("ex1_pooling").pop("outputs", None)
+    by("ex1_pooling").pop("execution_count", None)
+    by("ex2_net")["metadata"]["nbgrader"]["points"] = 100            # points raised
+    by("setup")["metadata"]["nbgrader"]["locked"] = False           # the setup cell unlocked...
+    by("ex3_data")["source"] = "mnist = None\n"                      # ... and a read-only cell edited
+    sol3 = by("ex3_solution")
+    sol3["cell_type"] = "markdown"                                     # a solution cell turned into Markdown
+    sol3.pop("outputs", None)
+    sol3.pop("execution_count", None)
+    ex2_block = json.loads(json.dumps(by("ex2_block")))
+    drop = {_cells(nb, "ex3_best_epoch")[0], _cells(nb, "ex2_rebuild")[0]}  # a test and a read-only cell deleted
+    out = [c for i, c in enumerate(cells) if i not in drop]
+    i1 = next(i for i, c in enumerate(out) if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "ex1_solution")
+    out.insert(i1, wrong_ex1)                                          # an earlier, wrong copy of the solution
+    out.append(ex2_block)                                              # a test duplicated at the end
+    setup = next(c for c in out if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "setup")
+    out.remove(setup)
+    out.insert(3, setup)                                               # the setup cell moved down
+    nb["cells"] = out
+    nb["metadata"]["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+def gut_the_tests(nb: dict) -> dict:
+    """Blank answers; every test replaced by ``pass`` (or by a number: nbgrader's partial credit), test
+    metadata stripped or turned into solution cells, points raised."""
+    for i, cell in enumerate(nb["cells"]):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade"):
+            cell["source"] = "pass\n" if i % 2 else "1000\n"
+            meta["points"] = 1000
+            if i % 3 == 0:
+                meta.update(locked=False, solution=True)
+    nb["cells"].append(_code("print('all tests passed')"))
+    return nb
+
+
+# -- code --------------------------------------------------------------------------------------------------
+
+LOOP_FOREVER = '''
+# an endless loop before the definition: the cell times out and conv is never redefined
+while True:
+    pass
+''' + CONV_RIGHT
+
+STUBBORN_LOOP = '''
+# an endless loop that swallows the timeout's interrupt: the kernel has to be restarted
+import time
+while True:
+    try:
+        time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+'''
+
+MEMORY_HOG = '''
+# memory without bound: stopped by the address-space limit (MemoryError), before conv is defined
+chunks = []
+while True:
+    chunks.append(bytearray(256 * 2 ** 20))
+''' + CONV_RIGHT
+
+FORK_BOMB = '''
+# a fork bomb (written so that the static scan does not see it): contained by the process limit
+import os
+spawn = getattr(os, "fo" + "rk")
+children = []
+while True:
+    children.append(spawn())
+''' + CONV_RIGHT
+
+HIDDEN_EXIT = '''
+# kills the kernel (os._exit, hidden from the scan): the kernel is restarted and grading goes on
+import os
+getattr(os, "_ex" + "it")(3)
+''' + CONV_RIGHT
+
+OS_EXIT = '''
+def pool_cnn():
+    return nn.Sequential(conv(1, 8), nn.MaxPool2d(2), conv(8, 16), nn.MaxPool2d(2), conv(16, 10, act=False),
+                         nn.Flatten())
+
+import os
+os._exit(0)
+'''
+
+EXCEPTION_EX1 = '''
+raise ValueError("I give up on this one")
+'''
+
+SYNTAX_ERROR_EX2 = '''
+def conv(ic, oc, act=True)
+    return nn.Conv2d(ic, oc, 3, 2, 1
+'''
+
+#: Exercise 1 passes by patching the checks and importlib.reload; Exercise 2 raises SystemExit inside the
+#: test; Exercise 3 shadows builtins and fakes a history. All of it is seen by the scan.
+PATCH_CHECKS = '''
+import importlib
+import cnnlib.grading as G
+G.check_pool_swap = lambda *a, **k: None
+G.check_logits_shape = lambda *a, **k: None
+_fake = G
+importlib.reload = lambda module: _fake
+
+def pool_cnn():
+    return nn.Linear(1, 1)
+'''
+EXIT_IN_TEST = '''
+def conv(ic, oc, act=True):
+    raise SystemExit("no test can fail if it never finishes")
+'''
+SHADOW_BUILTINS = '''
+class FakeHistory(list):
+    def __eq__(self, other):
+        return True
+
+def isinstance(obj, kinds):
+    return True
+
+def len(obj):
+    return 99
+
+history = FakeHistory()
+best_epoch = 1
+fig = None
+'''
+
+#: patches torch, numpy and builtins in a cell of its own (after Exercise 1's solution), then writes a
+#: wrong Exercise 2; Exercise 3 hides errors with IPython hooks
+PATCH_LIBRARIES = '''
+import numpy as np
+import builtins
+torch.allclose = lambda *a, **k: True
+np.testing.assert_allclose = lambda *a, **k: None
+builtins.isinstance = lambda *a: True
+setattr(torch, "equal", lambda *a: True)
+'''
+HIDE_ERRORS = '''
+import sys
+ip = get_ipython()
+ip.showtraceback = lambda *a, **k: None
+sys.excepthook = lambda *a: None
+ip.events.register("post_run_cell", lambda result: None)
+''' + CURVE_5
+
+#: tampering the scan cannot see (the dict of a module, reached through a variable): the runtime guard
+#: sees importlib.reload replaced before Exercise 2's tests, which then score 0, like everything after
+RUNTIME_TAMPER = '''
+import importlib, types
+_fake = types.ModuleType("fake")
+_fake.check_dropout_block = _fake.check_dropout_net = _fake.check_pool_swap = lambda *a, **k: None
+_fake.check_logits_shape = _fake.check_learning_curve = _fake.check_best_epoch = lambda *a, **k: None
+_fake.check_curve_figure = lambda *a, **k: None
+_fake.trace = lambda net, x, train_mode=False: ([], None)
+_fake.DROPOUT_TYPES = (object,)
+namespace = vars(importlib)
+namespace["re" + "load"] = lambda module: _fake
+''' + CONV_NO_DROPOUT
+
+#: looks around the machine from the grading kernel: prints LEAK for anything it should not reach.
+#: (tests/test_hostile.py also runs it outside the sandbox, with DRY_RUN and ROOTS set, to show that it
+#: does find them there.)
+SPY = r"""
+# Look for the hidden tests, the solutions, the gradebook and other students' work
+import os, pathlib, time
+try:
+    DRY_RUN
+except NameError:
+    DRY_RUN = False
+sep = chr(47)
+secrets = ("_g.check_pool_swap(pool_cnn)", "BEGIN HIDDEN", "nn.MaxPool2d(2),          # 8 x 7 x 7")
+skip = {".venv", "venv", ".git", ".library", "site-packages", "node_modules", "__pycache__", "proc", "sys", "dev"}
+try:
+    todo = [pathlib.Path(r) for r in ROOTS]
+except NameError:
+    todo = [pathlib.Path(sep + name) for name in ("work", "tmp", "home", "root", "srv", "opt", "var", "run", "mnt",
+                                                  "builds", "workspace", "data")]
+found, seen, deadline = [], 0, time.monotonic() + 30
+while todo and seen < 200_000 and time.monotonic() < deadline:
+    folder = todo.pop()
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        continue
+    if any(e.name == "pyvenv.cfg" for e in entries):
+        continue
+    for e in entries:
+        seen += 1
+        try:
+            if e.is_symlink():
+                continue
+            if e.is_dir():
+                if e.name not in skip:
+                    todo.append(e)
+            elif e.suffix in (".ipynb", ".db", ".py", ".json", ".csv", ".txt") or (e.name, e.parent.name) == ("password", ".pg"):
+                found.append(e)
+        except OSError:
+            pass
+courses = set()
+for p in found:
+    try:
+        text = p.read_text(errors="ignore")
+    except OSError:
+        continue
+    if any(s in text for s in secrets) or (text and (p.name in ("gradebook.db", "grades.csv") or p.parent.name == ".pg")):
+        print("LEAK read", p)
+        courses.add(p.parent)
+    if p.suffix in (".db", ".ipynb") and not DRY_RUN:
+        try:
+            with open(p, "a") as f:
+                f.write("")
+            print("LEAK writable", p)
+        except OSError:
+            pass
+for key, value in os.environ.items():
+    if key in ("NBGRADER_DB_URL", "PGPASSWORD") or key.startswith("PG") or ("://" in value and "@" in value):
+        print("LEAK env", key)
+others = []
+for d in pathlib.Path(sep + "proc").iterdir():
+    try:
+        if d.name.isdigit() and d.stat().st_uid != os.getuid():
+            others.append(d.name)
+    except OSError:
+        pass
+if others:
+    print("LEAK processes of other users:", len(others))
+for folder in sorted(courses)[:20]:
+    if not DRY_RUN:
+        try:
+            (folder / "planted-by-spy.txt").write_text("x")
+            print("LEAK wrote into", folder)
+        except OSError:
+            pass
+print("SPY-DONE", seen, "entries looked at,", len(found), "files read, uid", os.getuid())
+"""
+
+NOISY = '''
+# a student who debugs on stderr and leaves warnings on
+import sys, warnings
+warnings.simplefilter("always")
+print("debug: building the pooling network", file=sys.stderr)
+warnings.warn("this is only a warning")
+
+def pool_cnn():
+    print("pool_cnn called", file=sys.stderr)
+    warnings.warn("pool_cnn is noisy")
+    return nn.Sequential(conv(1, 8), nn.MaxPool2d(2), conv(8, 16), nn.MaxPool2d(2), conv(16, 10, act=False),
+                         nn.Flatten())
+'''
+NOISY_CONV = CONV_RIGHT.replace('    layer = nn.Conv2d', '    print("conv", ic, oc, file=sys.stderr)\n'
+                                '    warnings.warn("conv is noisy too")\n    layer = nn.Conv2d')
+
+FLOOD = '''
+# floods the output: one 100 MB message (refused) and 20 MB of lines (capped)
+print("x" * 100_000_000)
+for i in range(200_000):
+    print("line", i, "." * 90)
+'''
+
+FAKE_GRADING = '''"""A fake cnnlib.grading planted next to the notebook: every check passes."""
+def __getattr__(name):
+    return lambda *a, **k: None
+'''
+
+STUDENTS: dict[str, Student] = {
+    # -- endless, greedy and crashing code ----------------------------------------------------------------
+    "loop_forever": Student("an endless loop in Exercise 2's cell: it times out, the rest is graded",
+                            {"ex1_solution": SOLUTION, "ex2_solution": LOOP_FOREVER, "ex3_solution": CURVE_5},
+                            points(**EX1, **EX3_NO_DROPOUT)),
+    "stubborn_loop": Student("an endless loop in Exercise 3 that ignores the interrupt: kernel restarted, "
+                             "earlier cells replayed, the rest graded",
+                             {"ex1_solution": SOLUTION, "ex2_solution": SOLUTION, "ex3_solution": STUBBORN_LOOP},
+                             points(**EX1, **EX2), review=True),
+    "memory_hog": Student("allocates memory without bound in Exercise 2: a MemoryError at the address-space limit "
+                          "(or, where the libraries map little address space, the memory cgroup kills the kernel, "
+                          "which is restarted: listed for review)",
+                          {"ex1_solution": SOLUTION, "ex2_solution": MEMORY_HOG, "ex3_solution": BLANK},
+                          points(**EX1), review=None),
+    "fork_bomb": Student("a fork bomb in Exercise 2 (hidden from the scan): capped by the process limits, the "
+                         "children are killed after the cell",
+                         {"ex1_solution": SOLUTION, "ex2_solution": FORK_BOMB, "ex3_solution": CURVE_5},
+                         points(**EX1, **EX3_NO_DROPOUT)),
+    "hidden_exit": Student("os._exit in Exercise 2, hidden from the scan: the kernel dies, is restarted with the "
+                           "earlier cells replayed, and grading goes on",
+                           {"ex1_solution": SOLUTION, "ex2_solution": HIDDEN_EXIT, "ex3_solution": CURVE_5},
+                           points(**EX1, **EX3_NO_DROPOUT), review=True),
+    "os_exit": Student("os._exit at the end of a correct Exercise 1: the scan stops the cell, Exercise 1 "
+                       "scores 0 and is flagged; the rest is graded",
+                       {"ex1_solution": OS_EXIT, "ex2_solution": SOLUTION, "ex3_solution": BLANK},
+                       points(ex2_block=2), review=True),
+    # -- broken code --------------------------------------------------------------------------------------
+    "exception_ex1": Student("Exercise 1 raises; Exercise 2 still earns what does not depend on Exercise 1",
+                             {"ex1_solution": EXCEPTION_EX1, "ex2_solution": SOLUTION, "ex3_solution": BLANK},
+                             points(ex2_block=2)),
+    "syntax_error_ex2": Student("a syntax error in Exercise 2; Exercises 1 and 3 are graded",
+                                {"ex1_solution": SOLUTION, "ex2_solution": SYNTAX_ERROR_EX2, "ex3_solution": CURVE_5},
+                                points(**EX1, **EX3_NO_DROPOUT)),
+    "broken_json": Student("the file is not JSON: graded as handed in blank", {}, points(), review=True,
+                           raw=b'{"cells": [ {"cell_type": "code", "source": "def pool_cnn(): ...'),
+    "not_a_notebook": Student("valid JSON but not a notebook: graded as handed in blank", {}, points(), review=True,
+                              raw=json.dumps({"cells": "all of them", "metadata": []}).encode()),
+    # -- structure ----------------------------------------------------------------------------------------
+    "messed_structure": Student("correct answers in a notebook whose cells were deleted, duplicated, moved, "
+                                "retyped and edited: graded as the instructor wrote the tests",
+                                {"ex1_solution": SOLUTION, "ex2_solution": SOLUTION, "ex3_solution": CURVE_5},
+                                points(**EX1, **EX2, **EX3), edit=mess_up_structure),
+    "gutted_tests": Student("blank answers, every test replaced by `pass` or a number, points raised",
+                            {"ex1_solution": BLANK, "ex2_solution": BLANK, "ex3_solution": BLANK},
+                            points(), edit=gut_the_tests),
+    "planted_module": Student("blank answers and a fake cnnlib/grading.py and torch.py next to the notebook",
+                              {"ex1_solution": BLANK, "ex2_solution": BLANK, "ex3_solution": BLANK}, points(),
+                              files={"cnnlib/__init__.py": "", "cnnlib/grading.py": FAKE_GRADING,
+                                     "torch.py": "raise SystemExit"}),
+    # -- passing without solving -------------------------------------------------------------------------
+    "patch_checks": Student("patches cnnlib.grading and importlib.reload (Exercise 1), raises SystemExit in "
+                            "the tests (Exercise 2), shadows isinstance/len with a fake history (Exercise 3)",
+                            {"ex1_solution": PATCH_CHECKS, "ex2_solution": EXIT_IN_TEST,
+                             "ex3_solution": SHADOW_BUILTINS}, points(), review=True),
+    "patch_libraries": Student("patches torch.allclose, np.testing and builtins.isinstance in a cell of its own "
+                               "after Exercise 1; hides errors with IPython hooks in Exercise 3",
+                               {"ex1_solution": SOLUTION, "ex2_solution": SOLUTION, "ex3_solution": HIDE_ERRORS},
+                               points(**EX2), review=True, edit=add_after("ex1_solution", PATCH_LIBRARIES)),
+    "runtime_tamper": Student("replaces importlib.reload through vars(importlib), which the scan does not "
+                              "see: the runtime guard does, and everything from Exercise 2 on scores 0",
+                              {"ex1_solution": SOLUTION, "ex2_solution": RUNTIME_TAMPER, "ex3_solution": CURVE_5},
+                              points(**EX1), review=True),
+    "spy": Student("looks for hidden tests, solutions, the gradebook, other students' files, secrets in the "
+                   "environment and other users' processes, and tries to write outside its folder",
+                   {"ex1_solution": SOLUTION, "ex2_solution": SOLUTION, "ex3_solution": BLANK},
+                   points(**EX1, **EX2), edit=add_after("ex2_solution", SPY)),
+    # -- noise --------------------------------------------------------------------------------------------
+    "noisy_stderr": Student("correct, but prints to stderr and warns, also inside the functions the tests call",
+                            {"ex1_solution": NOISY, "ex2_solution": "import sys, warnings\n" + NOISY_CONV,
+                             "ex3_solution": CURVE_5}, points(**EX1, **EX2, **EX3)),
+    "output_flood": Student("floods the output of a cell of its own (a 100 MB message, then 20 MB of lines)",
+                            {"ex1_solution": SOLUTION, "ex2_solution": SOLUTION, "ex3_solution": BLANK},
+                            points(**EX1, **EX2), edit=add_after("ex2_solution", FLOOD)),
+}
+
+EXPECTED = {name: s.expected for name, s in STUDENTS.items()}

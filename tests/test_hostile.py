@@ -1,0 +1,420 @@
+"""Hostile and broken submissions (tests/hostile/corpus.py) graded end to end, with the sandbox, the scan
+and the runtime guard of scripts/course_nbgrader.py, scripts/sandbox_kernel.py, scripts/kernel_guard.py and
+scripts/submission_check.py; then the run is repeated (idempotent) and a run is killed half way (resumed).
+
+The hostile class is graded with -j 2 and a 30 s cell timeout instead of the course's 120 s: the slowest
+honest cell in this class is a 5-epoch training run (about 4 s on an idle core, under 15 s with the whole
+test suite running beside it), so 30 s keeps a 2x margin while the two endless loops cost 30 s each, not 120.
+"""
+from __future__ import annotations
+
+import csv
+import fcntl
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from conftest import ROOT, load_script
+from hostile import build, corpus
+
+
+sys.path.insert(0, str(ROOT / "scripts"))
+autograde = load_script("autograde")
+submission_check = load_script("submission_check")
+course_nbgrader = load_script("course_nbgrader")
+
+ASSIGNMENT, NOTEBOOK = build.ASSIGNMENT, build.NOTEBOOK
+TIMEOUT = 30
+IS_ROOT = os.geteuid() == 0
+
+
+def make_course(dest: Path, students: list[str] | None = None) -> Path:
+    for folder in ("source", "release"):
+        shutil.copytree(ROOT / folder, dest / folder)
+    shutil.copy(ROOT / "nbgrader_config.py", dest)
+    (dest / "autograded").mkdir()
+    build.write_class(dest / "submitted", dest, students)
+    return dest
+
+
+def run_autograde(course: Path, *args: str, timeout: int = 1500) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "autograde.py"), "--root", str(course), *args],
+                          text=True, capture_output=True, timeout=timeout)
+    print(proc.stdout[-6000:])
+    return proc
+
+
+def gradebook_scores(course: Path, students) -> dict[str, dict[str, float]]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        return {s: {g.name: g.score for nb in gb.find_submission(ASSIGNMENT, s).notebooks for g in nb.grades}
+                for s in students}
+
+
+def outputs(nb: dict, gid: str | None = None) -> str:
+    """All output text of a notebook (or of one cell), errors included."""
+    texts = []
+    for cell in nb["cells"]:
+        if gid and cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") != gid:
+            continue
+        for out in cell.get("outputs", []):
+            text = out.get("text", "")
+            texts.append(text if isinstance(text, str) else "".join(text))
+            if out.get("output_type") == "error":
+                texts.append(f"{out['ename']}: {out['evalue']}")
+            for value in (out.get("data") or {}).values():
+                if isinstance(value, str) and len(value) < 100_000:
+                    texts.append(value)
+    return "\n".join(texts)
+
+
+def autograded(course: Path, student: str) -> dict:
+    return json.loads((course / "autograded" / student / ASSIGNMENT / f"{NOTEBOOK}.ipynb").read_text())
+
+
+def grading_uids() -> range:
+    base = int(os.environ.get("CNN_GRADING_UID_BASE", 61000))
+    return range(base, base + 1000)
+
+
+def grading_processes() -> list[str]:
+    uids = grading_uids()
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid in uids and course_nbgrader._alive(entry):
+                    found.append(entry)
+            except OSError:
+                pass
+    return found
+
+
+# -- the hostile class, graded once for the tests below ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    course = make_course(tmp_path_factory.mktemp("hostile"))
+    before = set(grading_processes())
+    start = time.perf_counter()
+    proc = run_autograde(course, "-j", "2", "--timeout", str(TIMEOUT))
+    seconds = time.perf_counter() - start
+    print(f"graded the hostile class ({len(corpus.STUDENTS)} students, -j 2, {TIMEOUT} s per cell) in {seconds:.0f} s")
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    return SimpleNamespace(course=course, proc=proc, seconds=seconds, before=before)
+
+
+def test_every_part_scores_what_it_deserves(graded):
+    got = gradebook_scores(graded.course, corpus.STUDENTS)
+    want = {s: {k: float(v) for k, v in corpus.EXPECTED[s].items()} for s in corpus.STUDENTS}
+    wrong = {s: {k: (got[s].get(k), v) for k, v in want[s].items() if got[s].get(k) != v} for s in want}
+    assert got == want, f"(got, expected) per wrong cell: { {s: w for s, w in wrong.items() if w} }"
+    with open(graded.course / "grades.csv") as f:
+        rows = {r["student_id"]: r for r in csv.DictReader(f)}
+    for student, expected in corpus.EXPECTED.items():
+        assert float(rows[student]["score"]) == sum(expected.values()), rows[student]
+        assert float(rows[student]["max_score"]) == 10.0  # edited points never reach the gradebook
+    for student in corpus.STUDENTS:  # everyone graded: no crash of nbgrader, no retry needed
+        line = next(ln for ln in graded.proc.stdout.splitlines() if ln.startswith(student + " "))
+        assert re.search(r"\d+s  ok(, REVIEW)?$", line.rstrip()), line
+
+
+def test_tampering_is_listed_for_review_and_explained_in_the_gradebook(graded):
+    from nbgrader.api import Gradebook
+
+    summary = graded.proc.stdout.split("needs manual review", 1)[1] if "needs manual review" in graded.proc.stdout else ""
+    listed = set(re.findall(r"^  (\S+) \(" + ASSIGNMENT + r"\):$", summary, re.M))
+    either = {s for s, st in corpus.STUDENTS.items() if st.review is None}
+    assert listed - either == {s for s, st in corpus.STUDENTS.items() if st.review}, listed
+    for student in set(corpus.STUDENTS) - either:
+        review = json.loads((graded.course / "autograded" / student / f"{ASSIGNMENT}.review.json").read_text())
+        assert bool(review["needs_review"]) == corpus.STUDENTS[student].review, (student, review["needs_review"])
+    with Gradebook(f"sqlite:///{graded.course / 'gradebook.db'}") as gb:
+        def comment(student, cell):
+            return gb.find_comment(cell, NOTEBOOK, ASSIGNMENT, student).auto_comment or ""
+
+        assert "os._exit" in comment("os_exit", "ex1_solution")
+        for cell, word in (("ex1_solution", "importlib.reload"), ("ex2_solution", "SystemExit"),
+                           ("ex3_solution", "__eq__")):
+            assert comment("patch_checks", cell).startswith("[autograder]") and word in comment("patch_checks", cell)
+        assert "torch.allclose" in comment("patch_libraries", "ex1_solution")
+        assert "tampered" in comment("runtime_tamper", "ex2_solution")
+        assert comment("noisy_stderr", "ex1_solution") == ""
+    # the flagged code was not run: the autograded notebook shows why instead
+    ex1 = next(c for c in autograded(graded.course, "os_exit")["cells"]
+               if c["metadata"].get("nbgrader", {}).get("grade_id") == "ex1_solution")
+    assert "".join(ex1["source"]).startswith("# [autograder] This cell was not run")
+    assert "GradingIntegrityError" in outputs(autograded(graded.course, "runtime_tamper"), "ex2_block")
+    assert "NotRunByGrader" not in outputs(autograded(graded.course, "runtime_tamper"), "ex1_pooling")
+
+
+def test_resource_limits_contain_the_greedy_and_the_endless(graded):
+    course = graded.course
+    hog = outputs(autograded(course, "memory_hog"), "ex2_solution")
+    assert "MemoryError" in hog or "KernelDiedError" in hog, hog[-1000:]
+    bomb = autograded(course, "fork_bomb")
+    assert "BlockingIOError" in outputs(bomb, "ex2_solution")  # the process cap bit
+    notes = bomb["metadata"]["cnn_grading"]["report"]["notes"]
+    assert any("ex2_solution" in n and "leftover process" in n for n in notes), notes
+    assert "CellTimeoutError" in outputs(autograded(course, "loop_forever"), "ex2_solution")
+    for student, cell in (("stubborn_loop", "ex3_solution"), ("hidden_exit", "ex2_solution")):
+        nb = autograded(course, student)
+        assert "KernelDiedError" in outputs(nb, cell), student
+        # the kernel was restarted and the earlier cells replayed: the tests after the crash ran
+        assert "✓" in outputs(nb, "ex2_net" if student == "stubborn_loop" else "ex3_figure"), student
+    flood = course / "autograded" / "output_flood" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+    assert flood.stat().st_size < 10 * 2 ** 20, flood.stat().st_size
+    # and nothing of the sandbox is left behind
+    assert not set(grading_processes()) - graded.before, "grading processes left running"
+    assert not list((course / "autograded" / autograde.STAGING).glob("*")), "staging copies left behind"
+    if IS_ROOT:
+        for uid in grading_uids()[:8]:
+            lock = course_nbgrader.uid_lock_dir() / f"{uid}.lock"
+            if lock.exists():
+                with open(lock, "a") as handle:
+                    try:
+                        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        fcntl.flock(handle, fcntl.LOCK_UN)
+                    except BlockingIOError:
+                        pass  # another grader (a concurrent test run) holds it
+        leftovers = [p for p in Path("/sys/fs/cgroup").rglob("cnn-grading-*")
+                     if p.is_dir() and (p / "cgroup.procs").exists() and (p / "cgroup.procs").read_text().strip()]
+        assert not leftovers, leftovers
+
+
+def test_nothing_outside_the_submission_is_reached(graded):
+    if not IS_ROOT:
+        pytest.skip("the grading kernel runs as another user, with the course hidden, only when grading runs as "
+                    "root; as a normal user it can read what that user can (see the README's SECURITY section)")
+    course = graded.course
+    for student in corpus.STUDENTS:
+        text = outputs(autograded(course, student))
+        assert "LEAK" not in text, f"{student}: " + "\n".join(ln for ln in text.splitlines() if "LEAK" in ln)[:2000]
+    spy = outputs(autograded(course, "spy"))
+    assert "SPY-DONE" in spy, spy[-2000:]
+    uid = int(re.search(r"uid (\d+)", spy).group(1))
+    assert uid in grading_uids(), spy
+    # the planted package and torch.py were never next to the notebook that ran
+    assert not (course / "autograded" / "planted_module" / ASSIGNMENT / "cnnlib").exists()
+    assert not list(course.rglob("planted-by-spy.txt"))
+
+
+def test_the_spy_finds_secrets_where_nothing_protects_them(tmp_path):
+    """The spy of the corpus is not vacuous: run as the grader, outside the sandbox, it reports the hidden
+    tests (DRY_RUN: it only reads)."""
+    course = make_course(tmp_path, ["exception_ex1"])
+    out = subprocess.run([sys.executable, "-c", "import sys; exec(sys.stdin.read(), {'DRY_RUN': True, "
+                          f"'ROOTS': [{str(course)!r}], '__name__': 'spy'}})"], input=corpus.SPY, text=True,
+                         capture_output=True, timeout=300, cwd=tmp_path).stdout
+    assert f"LEAK read {course / 'source' / ASSIGNMENT / (NOTEBOOK + '.ipynb')}" in out, out[-2000:]
+
+
+def test_feedback_never_shows_hidden_tests(graded):
+    source = json.loads((ROOT / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").read_text())
+    hidden = {ln for c in source["cells"] if c["metadata"].get("nbgrader", {}).get("grade")
+              for ln in course_nbgrader.hidden_test_lines("".join(c["source"]))
+              if "HIDDEN TESTS" not in ln}
+    assert hidden
+    import html as html_lib
+
+    for student in corpus.STUDENTS:
+        html = (graded.course / "feedback" / student / ASSIGNMENT / f"{NOTEBOOK}.html").read_text()
+        assert "BEGIN HIDDEN TESTS" not in html, student
+        text = html_lib.unescape(re.sub(r"<[^>]+>", "", html))
+        own = (graded.course / "submitted" / student / ASSIGNMENT / f"{NOTEBOOK}.ipynb").read_bytes().decode(errors="ignore")
+        shown = [h for h in hidden if h in text and json.dumps(h)[1:-1] not in own]  # (the spy types one itself)
+        assert not shown, f"{student}: {shown}"
+
+
+def test_hidden_tests_printed_by_a_student_are_scrubbed_from_feedback():
+    """A student's code can print the notebook's input history (hidden tests included) into any cell."""
+    import nbformat
+
+    src = "import importlib\n# Visible\nx = 1\n### BEGIN HIDDEN TESTS\n_g.check_secret(pool_cnn)\n### END HIDDEN TESTS\n"
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell(src, metadata={"nbgrader": {"grade": True, "grade_id": "t", "points": 1}}),
+        nbformat.v4.new_code_cell("print(_ih)", outputs=[nbformat.v4.new_output(
+            "stream", name="stdout", text="['', 'import importlib\\n_g.check_secret(pool_cnn)\\n']\nok\n")]),
+    ])
+    nb.cells[0].outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue="x",
+                                                  traceback=["----> 5 _g.check_secret(pool_cnn)", "AssertionError"])]
+    out, _ = course_nbgrader.HideHiddenTests().preprocess(nb, {})
+    assert "check_secret" not in json.dumps([c.get("outputs", []) for c in out.cells])
+    assert out.cells[1].outputs[0]["text"].endswith("ok\n")
+
+
+# -- the static scan on its own ----------------------------------------------------------------------------
+
+TAMPERING = {
+    "patch a check": "import cnnlib.grading as G\nG.check_pool_swap = lambda *a: None",
+    "patch reload": "import importlib\nimportlib.reload = lambda m: m",
+    "patch torch": "torch.allclose = lambda *a, **k: True",
+    "patch torch (aliased)": "import torch as T\nT.equal = lambda *a: True",
+    "patch np.testing": "import numpy as np\nnp.testing.assert_allclose = lambda *a, **k: None",
+    "setattr on a module": "setattr(torch, 'allclose', print)",
+    "builtins": "import builtins\nbuiltins.print = lambda *a: None",
+    "__builtins__": "__builtins__.isinstance = lambda *a: True",
+    "shadow isinstance": "def isinstance(a, b):\n    return True",
+    "shadow print": "print = lambda *a, **k: None",
+    "shadow AssertionError": "AssertionError = Warning",
+    "rebind torch": "import numpy as torch",
+    "sys.modules": "import sys\nsys.modules['cnnlib.grading'] = None",
+    "excepthook": "import sys\nsys.excepthook = lambda *a: None",
+    "showtraceback": "get_ipython().showtraceback = lambda *a, **k: None",
+    "showtraceback (aliased)": "ip = get_ipython()\nip.showtraceback = lambda *a, **k: None",
+    "run_cell": "ip = get_ipython()\nip.run_cell = lambda *a, **k: None",
+    "event hook": "get_ipython().events.register('post_run_cell', print)",
+    "input transformer": "get_ipython().input_transformers_post.append(lambda lines: [])",
+    "custom exception handler": "get_ipython().set_custom_exc((Exception,), lambda *a: None)",
+    "SystemExit": "def conv(ic, oc, act=True):\n    raise SystemExit",
+    "KeyboardInterrupt": "raise KeyboardInterrupt()",
+    "sys.exit": "import sys\nsys.exit(0)",
+    "os._exit": "import os\nos._exit(0)",
+    "fork": "import os\nos.fork()",
+    "signal": "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)",
+    "ctypes": "import ctypes",
+    "subprocess": "import subprocess\nsubprocess.run(['ls'])",
+    "thread": "import threading\nthreading.Thread(target=print).start()",
+    "shell escape": "!ls /",
+    "magic": "%load ../../source/05_exercises/exercises.ipynb",
+    "cell magic": "%%bash\nls",
+    "exec": "exec('x = 1')",
+    "__import__": "__import__('os')",
+    "frames": "import inspect\ninspect.currentframe().f_back.f_globals['x'] = 1",
+    "input history": "print(_ih[-1])",
+    "fake comparisons": "class H(list):\n    def __eq__(self, other):\n        return True",
+    "fake isinstance": "class M(type):\n    def __instancecheck__(cls, obj):\n        return True",
+    "function internals": "def f():\n    pass\nf.__code__ = (lambda: 1).__code__",
+    "hidden tests on disk": "open('../../source/05_exercises/exercises.ipynb').read()",
+    "gradebook": "open('/work/main/gradebook.db', 'rb')",
+    "epoch cap": "import os\nos.environ['CNNLIB_MAX_EPOCHS'] = '1000'",
+    "global hook": "torch.nn.modules.module.register_module_forward_hook(print)",
+    "vars() write": "vars(torch)['allclose'] = print",
+}
+
+HONEST = {
+    "pooling": "def pool_cnn():\n    return nn.Sequential(conv(1, 8), nn.MaxPool2d(2), conv(8, 16), nn.MaxPool2d(2),\n"
+               "                         conv(16, 10, act=False), nn.Flatten())",
+    "own module": "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+                  "        self.c1 = conv(1, 8)\n        setattr(self, 'p1', nn.MaxPool2d(2))\n"
+                  "    def forward(self, x):\n        return self.p1(self.c1(x))\n    def __repr__(self):\n"
+                  "        return 'Net'",
+    "imports": "import torch\nfrom torch import nn\nimport torch.nn.functional as F\nimport numpy as np\n"
+               "import matplotlib.pyplot as plt\nfrom IPython.display import display\nimport math, copy, dataclasses",
+    "config": "torch.backends.cudnn.benchmark = True\nplt.rcParams['figure.figsize'] = (8, 4)\n"
+              "import os\nos.environ['OMP_NUM_THREADS'] = '1'\n%matplotlib inline\n%config InlineBackend.figure_format = 'svg'",
+    "warnings and stderr": "import sys, warnings\nwarnings.filterwarnings('ignore')\nprint('x', file=sys.stderr)",
+    "own variables": "type_ = 'max'\nmodel = pool_cnn()\nmodel.fc = nn.Linear(10, 10)\nfor m in model.modules():\n"
+                     "    print(m)\nlosses = {}\nlosses['a'] = 1\nhistory = train.fit(net, mnist, num_epochs=5)",
+    "timing": "%%time\nx = sum(range(10))",
+    "saving a figure": "fig.savefig('curve.png')\nwith open('notes.txt', 'w') as f:\n    f.write('done')",
+    "data split": "import dataclasses\non_test = dataclasses.replace(mnist, X_val=mnist.X_test, y_val=mnist.y_test)",
+    "eval mode": "net.eval()\nnet.train()\nimport re\nre.compile('a')",
+}
+
+
+@pytest.mark.parametrize("name", TAMPERING)
+def test_scan_flags_tampering(name):
+    assert submission_check.scan(TAMPERING[name]), f"not flagged: {TAMPERING[name]!r}"
+
+
+@pytest.mark.parametrize("name", HONEST)
+def test_scan_spares_honest_code(name):
+    assert not submission_check.scan(HONEST[name]), [str(f) for f in submission_check.scan(HONEST[name])]
+
+
+def test_scan_spares_every_solution_and_example_answer():
+    """No false alarm on the instructor's solutions (every assignment) and the example class."""
+    from submissions import answers
+
+    for path in sorted((ROOT / "source").glob("*/*.ipynb")):
+        nb = json.loads(path.read_text())
+        scanner = submission_check.NotebookScanner(submission_check.COURSE_ALIASES,
+                                                   submission_check.protected_names_for(nb))
+        for cell in nb["cells"]:
+            meta = cell["metadata"].get("nbgrader", {})
+            if cell["cell_type"] == "code" and meta.get("solution"):
+                findings = scanner.scan("".join(cell["source"]))
+                assert not findings, (path.name, meta["grade_id"], [str(f) for f in findings])
+    for student, (_, code, _) in answers.STUDENTS.items():
+        for cell, text in code.items():
+            if text not in (answers.SOLUTION, answers.BLANK):
+                assert not submission_check.scan(text), (student, cell)
+
+
+# -- repeating and resuming ------------------------------------------------------------------------------
+
+
+def gradebook_counts(course: Path) -> dict[str, int]:
+    import sqlite3
+
+    with sqlite3.connect(course / "gradebook.db") as db:
+        return {t: db.execute(f"select count(*) from {t}").fetchone()[0]
+                for t in ("student", "submitted_assignment", "submitted_notebook", "grade", "comment")}
+
+
+def test_rerunning_changes_nothing(graded):
+    course = graded.course
+    scores = gradebook_scores(course, corpus.STUDENTS)
+    counts = gradebook_counts(course)
+    grades_csv = (course / "grades.csv").read_text()
+    start = time.perf_counter()
+    proc = run_autograde(course, "-j", "2", "--timeout", str(TIMEOUT))
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert f"{len(corpus.STUDENTS)} submission(s) unchanged" in proc.stdout
+    assert time.perf_counter() - start < 120
+    assert gradebook_scores(course, corpus.STUDENTS) == scores
+    assert gradebook_counts(course) == counts and counts["student"] == len(corpus.STUDENTS)
+    assert (course / "grades.csv").read_text() == grades_csv
+    # regrading (--force) gives the same scores, still one submission each
+    some = ["noisy_stderr", "runtime_tamper", "patch_libraries"]
+    proc = run_autograde(course, "-j", "2", "--timeout", str(TIMEOUT), "--force",
+                         *[a for s in some for a in ("--student", s)])
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert gradebook_scores(course, corpus.STUDENTS) == scores
+    assert gradebook_counts(course) == counts
+
+
+def test_a_killed_run_keeps_what_was_graded_and_resumes(tmp_path):
+    students = ["exception_ex1", "gutted_tests", "not_a_notebook", "planted_module"]
+    course = make_course(tmp_path, students)
+    cmd = [sys.executable, str(ROOT / "scripts" / "autograde.py"), "--root", str(course), "-j", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = autograde.marker_path(course, students[0], ASSIGNMENT)
+    deadline = time.monotonic() + 600
+    while not first.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert first.exists(), "the first student was never graded"
+    proc.send_signal(signal.SIGKILL)  # the coordinator, mid-run: its workers and kernels die with it
+    proc.wait(timeout=30)
+    time.sleep(2)
+    graded_before = [s for s in students if autograde.marker_path(course, s, ASSIGNMENT).exists()]
+    assert graded_before and len(graded_before) < len(students), graded_before
+    workers = subprocess.run(["pgrep", "-f", f"autograde.py --nbgrader autograde {ASSIGNMENT}"],
+                             capture_output=True, text=True).stdout.split()
+    stray = [w for w in workers if str(course) in Path(f"/proc/{w}/cwd").resolve().as_posix()] if workers else []
+    assert not stray, f"workers of the killed run still running: {stray}"
+    before = gradebook_scores(course, graded_before)
+
+    resumed = run_autograde(course, "-j", "2")
+    assert resumed.returncode == 0, resumed.stdout[-3000:]
+    assert f"{len(graded_before)} submission(s) unchanged" in resumed.stdout
+    for student in graded_before:  # kept, not regraded
+        line = next(ln for ln in resumed.stdout.splitlines() if ln.startswith(student + " "))
+        assert "unchanged" in line, line
+    after = gradebook_scores(course, students)
+    assert {s: after[s] for s in graded_before} == before
+    assert after == {s: {k: float(v) for k, v in corpus.EXPECTED[s].items()} for s in students}
+    assert gradebook_counts(course)["submitted_assignment"] == len(students)
+    assert not list((course / "autograded" / autograde.STAGING).glob("*"))
