@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import os
 import platform
 import shutil
@@ -22,15 +21,10 @@ import time
 from datetime import date
 from pathlib import Path
 
+import make_submissions  # scripts/ is on sys.path when this file runs as a script
+
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
-
-
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def make_course(dest: Path, n_students: int, only: str | None = None) -> Path:
@@ -39,7 +33,7 @@ def make_course(dest: Path, n_students: int, only: str | None = None) -> Path:
         shutil.copytree(ROOT / part, dest / part)
     shutil.copy(ROOT / "nbgrader_config.py", dest)
     staging = dest / "_examples"
-    examples = _script("make_submissions").write_class(staging)
+    examples = make_submissions.write_class(staging)
     names = sorted({p.relative_to(staging).parts[0] for p in examples})
     if only:
         names = [only]

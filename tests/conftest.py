@@ -44,3 +44,16 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("notebook execution times")
         for name, seconds, budget in NOTEBOOK_TIMES:
             terminalreporter.write_line(f"{seconds:7.1f} s  (budget {budget:5.0f} s)  {name}")
+
+
+def load_script(name: str):
+    """Import scripts/<name>.py (instructor tooling, not a package) as module ``course_<name>``, once."""
+    import importlib.util
+    import sys
+
+    module_name = f"course_{name}"
+    if module_name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(module_name, ROOT / "scripts" / f"{name}.py")
+        module = sys.modules[module_name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return sys.modules[module_name]

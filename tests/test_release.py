@@ -2,24 +2,15 @@
 solution or hidden test, and nbgrader's validation agrees: source notebooks pass, released ones fail."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, load_script
 
 
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(f"course_{name}", ROOT / "scripts" / f"{name}.py")
-    module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-release = _script("release")
+release = load_script("release")
 SOURCE_NOTEBOOKS = sorted((ROOT / "source").glob("*/*.ipynb"))
 RELEASED_NOTEBOOKS = sorted((ROOT / "release").glob("*/*.ipynb"))
 
