@@ -57,3 +57,14 @@ def load_script(name: str):
         module = sys.modules[module_name] = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
     return sys.modules[module_name]
+
+
+def course_copy(dest: Path) -> Path:
+    """A gradable copy of the course in ``dest``: source/, release/, nbgrader_config.py and autograded/."""
+    import shutil
+
+    for folder in ("source", "release"):
+        shutil.copytree(ROOT / folder, dest / folder)
+    shutil.copy(ROOT / "nbgrader_config.py", dest)
+    (dest / "autograded").mkdir()
+    return dest

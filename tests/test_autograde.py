@@ -22,7 +22,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import ROOT, missing_tool, load_script
+from conftest import ROOT, missing_tool, load_script, course_copy
 
 
 autograde = load_script("autograde")
@@ -127,10 +127,7 @@ def test_sqlite_gradebook_sessions_are_serialised_across_processes(tmp_path):
 
 def make_course(dest: Path, students: list[str]) -> Path:
     """A copy of the course (source/, release/, nbgrader_config.py) with the example class submitted."""
-    for folder in ("source", "release"):
-        shutil.copytree(ROOT / folder, dest / folder)
-    shutil.copy(ROOT / "nbgrader_config.py", dest)
-    (dest / "autograded").mkdir()
+    course_copy(dest)
     make_submissions.write_class(dest / "submitted", dest, students)
     return dest
 

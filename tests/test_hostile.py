@@ -13,7 +13,6 @@ import fcntl
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import ROOT, load_script
+from conftest import ROOT, load_script, course_copy
 from hostile import build, corpus
 
 
@@ -38,10 +37,7 @@ IS_ROOT = os.geteuid() == 0
 
 
 def make_course(dest: Path, students: list[str] | None = None) -> Path:
-    for folder in ("source", "release"):
-        shutil.copytree(ROOT / folder, dest / folder)
-    shutil.copy(ROOT / "nbgrader_config.py", dest)
-    (dest / "autograded").mkdir()
+    course_copy(dest)
     build.write_class(dest / "submitted", dest, students)
     return dest
 
