@@ -1,6 +1,11 @@
 """The training loop, evaluation and metrics, checked against direct torch/numpy computations."""
 from __future__ import annotations
 
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -93,6 +98,84 @@ def test_fit_rejects_bad_arguments(toy):
         train.fit(models.simple_cnn(), toy, num_epochs=0)
     with pytest.raises(ValueError, match="schedule must be"):
         train.fit(models.simple_cnn(), toy, schedule="cosine")
+    with pytest.raises(ValueError, match=r"precision must be one of \('auto', 'fp32', 'bf16'\), got 'fp16'"):
+        train.fit(models.simple_cnn(), toy, precision="fp16")
+
+
+def cpu_flags() -> set[str]:
+    """The CPU feature flags as the Linux kernel reports them (independent of torch)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.exists():
+        pytest.skip("no /proc/cpuinfo to compare with")
+    return {flag for line in cpuinfo.read_text().splitlines() if line.startswith("flags")
+            for flag in line.split(":", 1)[1].split()}
+
+
+def test_auto_precision_is_bf16_exactly_on_cpus_with_amx():
+    expected = "bf16" if "amx_tile" in cpu_flags() else "fp32"
+    assert train.has_amx() == ("amx_tile" in cpu_flags())
+    assert train.resolve_precision("auto", torch.device("cpu")) == expected
+    assert train.resolve_precision("auto", torch.device("cuda")) == "fp32"
+    assert train.resolve_precision("fp32", torch.device("cpu")) == "fp32"
+    assert train.resolve_precision("bf16", torch.device("cpu")) == "bf16"
+
+
+@pytest.mark.parametrize("precision, dtype", [("bf16", torch.bfloat16), ("fp32", torch.float32)])
+def test_fit_precision_sets_the_dtype_of_training_only(toy, precision, dtype):
+    torch.manual_seed(0)
+    net = models.simple_cnn()
+    seen = []  # (training?, dtype of the first convolution's output) for every forward pass
+    net[0][0].register_forward_hook(lambda m, inp, out: seen.append((m.training, out.dtype)))
+    history = train.fit(net, toy, num_epochs=2, lr=1e-2, batch_size=50, seed=0, progress=False,
+                        precision=precision)
+    assert history.precision == precision
+    assert {d for training, d in seen if training} == {dtype}
+    assert {d for training, d in seen if not training} == {torch.float32}  # evaluation stays float32
+    assert all(p.dtype == torch.float32 for p in net.parameters())      # master weights stay float32
+    assert history["train_loss"][-1] < history["train_loss"][0] and history["val_acc"][-1] > 0.9
+
+
+def test_bf16_and_fp32_training_agree_closely(toy):
+    """Same seed, same batches: bfloat16 autocast changes the losses only in the low digits."""
+    losses = {}
+    for precision in ("fp32", "bf16"):
+        torch.manual_seed(0)
+        history = train.fit(models.simple_cnn(), toy, num_epochs=2, lr=1e-2, batch_size=50, seed=0,
+                            progress=False, precision=precision)
+        losses[precision] = np.array(history["val_loss"])
+    assert losses["bf16"] == pytest.approx(losses["fp32"], rel=0.15)
+
+
+RSS_PROBE = """
+import sys, torch
+from cnnlib import train
+if sys.argv[1] == "tuned":
+    assert train.tune_cpu() and train.tune_cpu()  # idempotent
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+x = torch.ones(64 << 18)  # 64 MiB
+before = rss()
+del x
+print((before - rss()) >> 20)
+"""
+
+
+@pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc only")
+def test_tune_cpu_keeps_freed_tensor_memory_for_reuse():
+    """Untuned, glibc gives a freed 64 MiB tensor back to the OS (resident memory drops by it); after
+    `tune_cpu` it keeps the block for the next batch (no drop). Fresh interpreters: the setting is global."""
+    def released(mode):
+        out = subprocess.run([sys.executable, "-c", RSS_PROBE, mode], capture_output=True, text=True, check=True)
+        return int(out.stdout)
+    assert released("default") >= 60
+    assert released("tuned") <= 4
+
+
+def test_tune_cpu_is_a_no_op_without_glibc(monkeypatch):
+    monkeypatch.setattr(train, "_CPU_TUNED", False)
+    monkeypatch.setattr(train.platform, "libc_ver", lambda: ("", ""))
+    assert train.tune_cpu() is False
 
 
 def test_confusion_matrix_counts():
