@@ -51,7 +51,7 @@ from nbconvert.preprocessors import Preprocessor
 from nbformat import NotebookNode
 from nbgrader import utils
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Float, Integer, Unicode
+from traitlets import Bool, Float, Integer, Unicode, default
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
@@ -317,6 +317,12 @@ class GuardedExecute(Execute):
                        help="first uid reserved for grading kernels (run as root)").tag(config=True)
     uid_count = Integer(1000, help="how many uids from uid_base").tag(config=True)
     probe_timeout = Integer(60, help="seconds the kernel has to answer an integrity probe").tag(config=True)
+
+    @default("shutdown_kernel")
+    def _default_shutdown_kernel(self) -> str:
+        # A graceful shutdown waits about 1 s per notebook for ipykernel to wind down; the sandbox kills
+        # every process of the kernel's uid right after anyway, so nothing is lost by not waiting.
+        return "immediate"
 
     # -- sandbox life cycle ------------------------------------------------------------------------
 
