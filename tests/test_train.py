@@ -98,26 +98,13 @@ def test_fit_rejects_bad_arguments(toy):
         train.fit(models.simple_cnn(), toy, num_epochs=0)
     with pytest.raises(ValueError, match="schedule must be"):
         train.fit(models.simple_cnn(), toy, schedule="cosine")
-    with pytest.raises(ValueError, match=r"precision must be one of \('auto', 'fp32', 'bf16'\), got 'fp16'"):
+    with pytest.raises(ValueError, match=r"precision must be one of \('fp32', 'bf16'\), got 'fp16'"):
         train.fit(models.simple_cnn(), toy, precision="fp16")
 
 
-def cpu_flags() -> set[str]:
-    """The CPU feature flags as the Linux kernel reports them (independent of torch)."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if not cpuinfo.exists():
-        pytest.skip("no /proc/cpuinfo to compare with")
-    return {flag for line in cpuinfo.read_text().splitlines() if line.startswith("flags")
-            for flag in line.split(":", 1)[1].split()}
-
-
-def test_auto_precision_is_bf16_exactly_on_cpus_with_amx():
-    expected = "bf16" if "amx_tile" in cpu_flags() else "fp32"
-    assert train.has_amx() == ("amx_tile" in cpu_flags())
-    assert train.resolve_precision("auto", torch.device("cpu")) == expected
-    assert train.resolve_precision("auto", torch.device("cuda")) == "fp32"
-    assert train.resolve_precision("fp32", torch.device("cpu")) == "fp32"
-    assert train.resolve_precision("bf16", torch.device("cpu")) == "bf16"
+def test_fit_trains_in_float32_unless_asked(toy):
+    torch.manual_seed(0)
+    assert train.fit(models.simple_cnn(), toy, num_epochs=1, progress=False).precision == "fp32"
 
 
 @pytest.mark.parametrize("precision, dtype", [("bf16", torch.bfloat16), ("fp32", torch.float32)])
@@ -144,6 +131,29 @@ def test_bf16_and_fp32_training_agree_closely(toy):
                             progress=False, precision=precision)
         losses[precision] = np.array(history["val_loss"])
     assert losses["bf16"] == pytest.approx(losses["fp32"], rel=0.15)
+
+
+AMX = hasattr(torch.cpu, "_is_amx_tile_supported") and torch.cpu._is_amx_tile_supported()
+BF16_BUG = pytest.mark.xfail(AMX, strict=True, reason="torch 2.14.1 (oneDNN, AMX): the bfloat16 weight gradient of a "
+                             "3x3 stride-2 padding-1 convolution over a 1x1 input reads uninitialised memory (NaN or "
+                             "garbage); the reason fit trains in float32 unless asked")
+
+
+@pytest.mark.parametrize("hw, stride, padding", [(28, 2, 1), (7, 2, 1), (4, 2, 1), (2, 2, 1), (1, 1, 1),
+                                                 pytest.param(1, 2, 1, marks=BF16_BUG)])
+def test_bf16_conv_weight_gradient_matches_fp32(hw, stride, padding):
+    """The weight gradient under bfloat16 autocast agrees with the float32 one (to bfloat16's precision),
+    for the convolutions the course's networks use, after freed memory was filled with NaN."""
+    torch.manual_seed(0)
+    conv = nn.Conv2d(16, 10, 3, stride, padding)
+    x = torch.randn(100, 16, hw, hw)
+    (reference,) = torch.autograd.grad(conv(x).sum(), conv.weight)
+    junk = torch.full((1 << 20,), float("nan"))
+    del junk
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = conv(x)
+    (got,) = torch.autograd.grad(out.float().sum(), conv.weight)
+    torch.testing.assert_close(got, reference, rtol=0.05, atol=0.05 * reference.abs().max().item())
 
 
 RSS_PROBE = """
@@ -173,9 +183,12 @@ def test_tune_cpu_keeps_freed_tensor_memory_for_reuse():
 
 
 def test_tune_cpu_is_a_no_op_without_glibc(monkeypatch):
-    monkeypatch.setattr(train, "_CPU_TUNED", False)
     monkeypatch.setattr(train.platform, "libc_ver", lambda: ("", ""))
-    assert train.tune_cpu() is False
+    train.tune_cpu.cache_clear()
+    try:
+        assert train.tune_cpu() is False
+    finally:
+        train.tune_cpu.cache_clear()
 
 
 def test_confusion_matrix_counts():
