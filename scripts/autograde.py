@@ -14,8 +14,9 @@ Steps:
  1. sync the gradebook with source/: ``nbgrader generate_assignment`` of each submitted assignment into a
     temporary folder (release/ is left alone), which records its notebooks, cells and points;
  2. add every student to the gradebook (one process, before any worker starts);
- 3. grade the students in parallel, one worker process per student (``-j``, default 2): ``nbgrader
-    autograde`` then ``nbgrader generate_feedback`` for that student, logged to
+ 3. grade the students in parallel (``-j``, default 2): ``nbgrader autograde`` then ``nbgrader
+    generate_feedback`` for each student, each command in a process forked from a fork server that
+    imported nbgrader once (one server per parallel worker; see ``serve_forks``), logged to
     autograded/<student>/<assignment>.log. Execution runs in the sandboxed grading kernel, cell by cell
     under the grader's control (nbgrader_config.py: scripts/course_nbgrader.py GuardedExecute,
     scripts/sandbox_kernel.py). A student whose grading fails (nbgrader exits non-zero, e.g. a kernel that
@@ -158,6 +159,120 @@ def run_nbgrader(argv: list[str]) -> int:
     if code == 0 and argv[:1] == ["autograde"] and "--student" in argv:
         annotate(Path.cwd(), url, argv[argv.index("--student") + 1], argv[1])
     return code
+
+
+# modules every nbgrader command of a grading worker imports: a fork server loads them once
+PRELOAD = ("nbgrader.apps.nbgraderapp", "nbgrader.apps.autogradeapp", "nbgrader.apps.generatefeedbackapp",
+           "nbgrader.api", "nbgrader.preprocessors", "nbgrader.converters", "nbconvert", "nbclient",
+           "jupyter_client", "sqlalchemy", "course_nbgrader", "submission_check")
+
+
+def serve_forks() -> int:
+    """``--forkserver``: import nbgrader once, then run each requested nbgrader command in a forked child.
+
+    Requests arrive one per line on stdin (JSON: cwd, env, argv, log); the reply is the child's exit
+    code, one line on stdout. A fresh interpreter spends ~0.7 s importing nbgrader before each command
+    (two per student); a fork of this process starts with all of it loaded. The server runs one command
+    at a time, has no threads of its own (so forking is safe) and dies with the coordinator."""
+    import importlib
+    import traceback
+
+    die_with_parent()
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 (a plain fresh import in the child reports it)
+            pass
+    server = os.getpid()
+    for line in sys.stdin:
+        request = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                os.chdir(request["cwd"])
+                os.environ.clear()
+                os.environ.update(request["env"])
+                os.environ[PARENT_ENV] = str(server)  # die_with_parent: this server is the parent now
+                os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+                log = os.open(request["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                os.dup2(log, 1)
+                os.dup2(log, 2)
+                code = run_nbgrader(request["argv"])
+            except BaseException:  # noqa: BLE001 (reported in the student's log; exit code 1)
+                traceback.print_exc()
+            finally:
+                for stream in (sys.stdout, sys.stderr):
+                    try:
+                        stream.flush()
+                    except Exception:  # noqa: BLE001
+                        pass
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        sys.stdout.write(f"{os.waitstatus_to_exitcode(status)}\n")
+        sys.stdout.flush()
+    return 0
+
+
+class ForkServer:
+    """Client of one `serve_forks` process: called like `nbgrader` (root, env, *argv, log=...). Commands
+    without a log file, and every command after the server is gone, run in a fresh process instead."""
+
+    def __init__(self, env: dict):
+        self.proc = subprocess.Popen([sys.executable, str(HERE), "--forkserver"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, env=env, cwd=ROOT, text=True)
+
+    def __call__(self, root: Path, env: dict, *argv: str, log=None):
+        if log is None or self.proc is None or self.proc.poll() is not None:
+            return nbgrader(root, env, *argv, log=log)
+        log.flush()
+        request = {"cwd": str(root), "env": env, "argv": list(argv), "log": str(Path(log.name).resolve())}
+        try:
+            self.proc.stdin.write(json.dumps(request) + "\n")
+            self.proc.stdin.flush()
+            reply = self.proc.stdout.readline().strip()
+        except OSError:
+            reply = ""
+        if not reply.lstrip("-").isdigit():
+            self.close()
+            log.write("=== the fork server stopped; this command runs in a fresh process\n")
+            return nbgrader(root, env, *argv, log=log)
+        return subprocess.CompletedProcess(["nbgrader", *argv], int(reply))
+
+    def close(self) -> None:
+        if self.proc is None:
+            return
+        proc, self.proc = self.proc, None
+        try:
+            proc.stdin.close()
+            proc.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+
+
+class ForkServers:
+    """``n`` fork servers started at once (their imports overlap the gradebook sync), handed out one per
+    grading thread on first use; ``close()`` stops them all."""
+
+    def __init__(self, env: dict, n: int):
+        self.env = env
+        self.all = [ForkServer(env) for _ in range(max(1, n))]
+        self.free, self.local, self.lock = list(self.all), threading.local(), threading.Lock()
+
+    def get(self) -> ForkServer:
+        if getattr(self.local, "server", None) is None:
+            with self.lock:
+                if not self.free:
+                    self.free.append(ForkServer(self.env))
+                    self.all.append(self.free[-1])
+                self.local.server = self.free.pop()
+        return self.local.server
+
+    def close(self) -> None:
+        for server in self.all:
+            server.close()
 
 
 def annotate(root: Path, db_url: str, student: str, assignment: str) -> dict:
@@ -376,8 +491,11 @@ def grade_one(root: Path, env: dict, student: str, assignment: str, retries: int
     stage, review = stage_submission(root, student, assignment, trust)
     review_path = root / "autograded" / student / f"{assignment}.review.json"
     review_path.write_text(json.dumps(review, indent=1))
+    log_path.write_text("")
     try:
-        with open(log_path, "w") as log:
+        # append mode: the nbgrader commands write to this file too (a child process or a fork server's
+        # child, through its own descriptor), and our own lines must land after theirs, not over them
+        with open(log_path, "a") as log:
             for attempt in range(1, retries + 2):
                 result.attempts = attempt
                 log.write(f"=== attempt {attempt}: autograde {assignment} for {student}\n")
@@ -388,7 +506,10 @@ def grade_one(root: Path, env: dict, student: str, assignment: str, retries: int
                     steps.append(("generate_feedback", assignment, "--student", student, "--force"))
                 result.error = ""
                 for step in steps:
+                    step_start = time.perf_counter()
                     proc = run(root, env, *step, log=log)
+                    log.write(f"=== {step[0]}: exit code {proc.returncode}, {time.perf_counter() - step_start:.2f} s\n")
+                    log.flush()
                     if proc.returncode:
                         result.error = f"nbgrader {step[0]} exited with {proc.returncode} (see {log_path.relative_to(root)})"
                         break
@@ -412,7 +533,8 @@ def grade_one(root: Path, env: dict, student: str, assignment: str, retries: int
         result.review = json.loads(review_path.read_text()).get("needs_review") or []
     if result.ok and fp:
         marker_path(root, student, assignment).write_text(json.dumps(
-            {"fingerprint": fp, "graded_at": time.strftime("%Y-%m-%d %H:%M:%S"), "feedback": feedback}))
+            {"fingerprint": fp, "graded_at": time.strftime("%Y-%m-%d %H:%M:%S"), "feedback": feedback,
+             "seconds": round(time.perf_counter() - start, 2)}))
     result.seconds = time.perf_counter() - start
     return result
 
@@ -541,6 +663,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--nbgrader"]:
         return run_nbgrader(argv[1:])
+    if argv[:1] == ["--forkserver"]:
+        return serve_forks()
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--root", type=Path, default=ROOT, help="course folder (default: this repository)")
@@ -593,6 +717,17 @@ def main(argv: list[str] | None = None) -> int:
     import course_nbgrader
 
     print(course_nbgrader.sandbox_summary(), flush=True)
+    servers = ForkServers(env, min(args.jobs, len(pairs)))
+    try:
+        return grade_all(args, root, db_url, env, extra, options, pairs, servers, started)
+    finally:
+        servers.close()
+
+
+def grade_all(args, root: Path, db_url: str, env: dict, extra: list[str], options: dict,
+              pairs: list[tuple[str, str]], servers: ForkServers, started: float) -> int:
+    students = sorted({s for s, _ in pairs})
+    assignment_ids = sorted({a for _, a in pairs})
     sync_gradebook(root, env, assignment_ids, students)
     clean_staging(root)
 
@@ -619,8 +754,8 @@ def main(argv: list[str] | None = None) -> int:
         bar.update()
 
     graded = run_parallel(todo, lambda p: grade_one(root, env, p[0], p[1], args.retries, args.feedback,
-                                                    trust=p[0] in args.trust, extra=tuple(extra),
-                                                    fp=fingerprints[p]), args.jobs, progress)
+                                                    run=servers.get(), trust=p[0] in args.trust,
+                                                    extra=tuple(extra), fp=fingerprints[p]), args.jobs, progress)
     bar.close()
     results_by_pair.update({(r.student, r.assignment): r for r in graded})
     results = [results_by_pair[p] for p in pairs]

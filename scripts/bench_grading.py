@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import json
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -53,6 +55,23 @@ def grade(course: Path, jobs: int, db: str | None = None) -> float:
     return time.perf_counter() - start
 
 
+def profile(course: Path) -> dict:
+    """Mean seconds per student of each grading phase, read from the logs scripts/autograde.py wrote:
+    its step lines (``=== autograde: exit code 0, 4.12 s``), GuardedExecute's ``timing:`` line, and the
+    per-student total of grades.csv's run (``run``: the sum over students)."""
+    sums: dict[str, float] = {}
+    logs = sorted((course / "autograded").glob("*/*.log"))
+    for log in logs:
+        text = log.read_text()
+        for step, seconds in re.findall(r"^=== (\w+): exit code 0, ([\d.]+) s$", text, re.M):
+            sums[step] = sums.get(step, 0.0) + float(seconds)
+        for phase, seconds in re.findall(r"(kernel start|cells|kernel stop) ([\d.]+) s", text):
+            sums[phase] = sums.get(phase, 0.0) + float(seconds)
+    means = {k: v / len(logs) for k, v in sums.items()}
+    means["run"] = sum(json.loads(m.read_text())["seconds"] for m in (course / "autograded").glob("*/*.graded.json"))
+    return means
+
+
 @contextlib.contextmanager
 def fresh_postgres(port: int = 5499):
     """A new PostgreSQL server (scripts/pg.sh) in a temporary folder; yields its gradebook URL."""
@@ -78,8 +97,17 @@ def main() -> None:
         tmp = Path(tmp)
         one = grade(make_course(tmp / "one", 1, only="full"), 1)
         print(f"one student (full solution, trains 10 epochs), alone:    {one:6.1f} s")
-        blank = grade(make_course(tmp / "blank", 1, only="blank"), 1)
-        print(f"one student (blank: the fixed cost per student):        {blank:6.1f} s")
+        n_blank = 4
+        blank_course = make_course(tmp / "blank", n_blank, only="blank")
+        blank = grade(blank_course, 1)
+        p = profile(blank_course)
+        print(f"{n_blank} blank students, -j 1 (the fixed costs):                {blank:6.1f} s = "
+              f"{p['run'] / n_blank:.1f} s per student + {blank - p['run']:.1f} s per run (gradebook sync, export)")
+        print(f"  profile of a blank student (mean of {n_blank}): autograde {p['autograde']:.2f} s [kernel start "
+              f"{p['kernel start']:.2f} s, cells {p['cells']:.2f} s, kernel stop {p['kernel stop']:.2f} s, nbgrader "
+              f"{p['autograde'] - p['kernel start'] - p['cells'] - p['kernel stop']:.2f} s], "
+              f"feedback {p['generate_feedback']:.2f} s, scan and staging "
+              f"{p['run'] / n_blank - p['autograde'] - p['generate_feedback']:.2f} s")
         dbs = ["sqlite"]
         if args.postgres and list(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl")):
             dbs.append("postgres")
