@@ -223,21 +223,24 @@ class ForkServer:
                                      stdout=subprocess.PIPE, env=env, cwd=ROOT, text=True)
 
     def __call__(self, root: Path, env: dict, *argv: str, log=None):
-        if log is None or self.proc is None or self.proc.poll() is not None:
+        if log is None or self.proc is None:
             return nbgrader(root, env, *argv, log=log)
+        reply = ""
+        if self.proc.poll() is None:
+            log.flush()
+            request = {"cwd": str(root), "env": env, "argv": list(argv), "log": str(Path(log.name).resolve())}
+            try:
+                self.proc.stdin.write(json.dumps(request) + "\n")
+                self.proc.stdin.flush()
+                reply = self.proc.stdout.readline().strip()
+            except OSError:
+                pass
+        if reply.lstrip("-").isdigit():
+            return subprocess.CompletedProcess(["nbgrader", *argv], int(reply))
+        self.close()
+        log.write("=== the fork server stopped; this command runs in a fresh process\n")
         log.flush()
-        request = {"cwd": str(root), "env": env, "argv": list(argv), "log": str(Path(log.name).resolve())}
-        try:
-            self.proc.stdin.write(json.dumps(request) + "\n")
-            self.proc.stdin.flush()
-            reply = self.proc.stdout.readline().strip()
-        except OSError:
-            reply = ""
-        if not reply.lstrip("-").isdigit():
-            self.close()
-            log.write("=== the fork server stopped; this command runs in a fresh process\n")
-            return nbgrader(root, env, *argv, log=log)
-        return subprocess.CompletedProcess(["nbgrader", *argv], int(reply))
+        return nbgrader(root, env, *argv, log=log)
 
     def close(self) -> None:
         if self.proc is None:
@@ -245,8 +248,11 @@ class ForkServer:
         proc, self.proc = self.proc, None
         try:
             proc.stdin.close()
+        except OSError:  # a dead server's pipe
+            pass
+        try:
             proc.wait(timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
+        except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
         proc.stdout.close()

@@ -22,7 +22,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import ROOT, missing_tool, load_script, course_copy
+from conftest import ROOT, course_copy, load_script, missing_tool, run_autograde
 
 
 autograde = load_script("autograde")
@@ -83,6 +83,80 @@ def test_a_failed_student_is_retried_once(tmp_path):
     assert not always.ok and always.attempts == 2 and "exited with 1" in always.error
 
 
+def fork_server_env(tmp_path: Path) -> dict:
+    return {**os.environ, autograde.PARENT_ENV: str(os.getpid()), autograde.DB_ENV: "",
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+
+
+def test_fork_server_runs_nbgrader_commands_and_reports_their_exit_codes(tmp_path):
+    """Each command runs in a fork of the preloaded server, in the requested folder, output appended to the
+    caller's log after what the caller wrote; a failing command's exit code comes back as it is."""
+    env = fork_server_env(tmp_path)
+    server = autograde.ForkServer(env)
+    log_path = tmp_path / "student.log"
+    try:
+        with open(log_path, "a") as log:
+            log.write("=== before\n")
+            ok = server(tmp_path, env, "--version", log=log)
+            log.write("=== between\n")
+            bad = server(tmp_path, env, "autograde", "no_such_assignment", "--student", "ann", log=log)
+            log.write("=== after\n")
+        from nbgrader import __version__
+
+        assert ok.returncode == 0 and bad.returncode != 0
+        text = log_path.read_text()
+        assert text.index("=== before") < text.index(__version__) < text.index("=== between") < text.index("=== after")
+        assert "no_such_assignment" in text[text.index("=== between"):text.index("=== after")]
+        assert server.proc.poll() is None, "one server serves many commands"
+    finally:
+        server.close()
+    assert server.proc is None
+
+
+def test_fork_server_gone_falls_back_to_a_fresh_process(tmp_path):
+    env = fork_server_env(tmp_path)
+    server = autograde.ForkServer(env)
+    server.proc.kill()
+    server.proc.wait()
+    with open(tmp_path / "student.log", "a") as log:
+        proc = server(tmp_path, env, "--version", log=log)
+    assert proc.returncode == 0 and server.proc is None
+    assert "the fork server stopped; this command runs in a fresh process" in (tmp_path / "student.log").read_text()
+
+
+FORK_SERVER_PARENT = r"""
+import os, sys
+sys.path.insert(0, {scripts!r})
+import autograde
+env = {{**os.environ, autograde.PARENT_ENV: str(os.getpid())}}
+server = autograde.ForkServer(env)
+print(server.proc.pid, flush=True)
+sys.stdin.read()  # until killed
+"""
+
+
+def test_fork_server_dies_with_its_coordinator(tmp_path):
+    coordinator = subprocess.Popen([sys.executable, "-c", FORK_SERVER_PARENT.format(scripts=str(ROOT / "scripts"))],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    server_pid = int(coordinator.stdout.readline())
+    time.sleep(1.0)  # the server has armed its parent-death signal
+    coordinator.kill()
+    coordinator.wait()
+    coordinator.stdin.close()
+    coordinator.stdout.close()
+    for _ in range(100):
+        try:
+            os.kill(server_pid, 0)
+        except ProcessLookupError:
+            break
+        if Path(f"/proc/{server_pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(server_pid, 9)
+        pytest.fail("the fork server outlived the coordinator that started it")
+
+
 def test_parallel_runner_keeps_order_and_reports_progress():
     seen = []
     out = autograde.run_parallel([3, 1, 2], lambda x: (time.sleep(x / 20), x)[1], 2, seen.append)
@@ -132,13 +206,6 @@ def make_course(dest: Path, students: list[str]) -> Path:
     return dest
 
 
-def run_autograde(course: Path, *args: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "autograde.py"), "--root", str(course),
-                           "-j", "2", *args], text=True, capture_output=True, timeout=900)
-    print(proc.stdout[-5000:])
-    return proc
-
-
 def check_class(course: Path, db_url: str, students: list[str], proc: subprocess.CompletedProcess) -> None:
     """The gradebook, feedback, grades.csv and the printed table agree with answers.EXPECTED."""
     from nbgrader.api import Gradebook
@@ -180,7 +247,7 @@ def test_autograde_example_class_on_sqlite(tmp_path):
     students = sorted(answers.STUDENTS)
     course = make_course(tmp_path, students)
     start = time.perf_counter()
-    proc = run_autograde(course)
+    proc = run_autograde(course, "-j", "2")
     print(f"graded {len(students)} students with -j 2 in {time.perf_counter() - start:.0f} s")
     check_class(course, f"sqlite:///{course / 'gradebook.db'}", students, proc)
     assert "sqlite:///" in proc.stdout.splitlines()[0]
@@ -213,7 +280,7 @@ def test_autograde_example_class_on_postgres(tmp_path):
         url = subprocess.run([pg, "url"], env=env, check=True, capture_output=True, text=True).stdout.strip()
         assert url.startswith("postgresql+psycopg2://nbgrader:") and "@127.0.0.1:" in url
         course = make_course(tmp_path, PG_STUDENTS)
-        proc = run_autograde(course, "--db", url)
+        proc = run_autograde(course, "-j", "2", "--db", url)
         assert "***@127.0.0.1" in proc.stdout and url.split("@")[0].split(":")[-1] not in proc.stdout
         check_class(course, url, PG_STUDENTS, proc)
         assert not (course / "gradebook.db").exists()
