@@ -31,9 +31,7 @@ PY = sys.executable
 
 def make_course(dest: Path, n_students: int, only: str | None = None) -> Path:
     """A course copy with n_students submissions cycling through the example class (or only `only`)."""
-    for part in ("source", "release"):
-        shutil.copytree(ROOT / part, dest / part)
-    shutil.copy(ROOT / "nbgrader_config.py", dest)
+    make_submissions.course_copy(dest)
     staging = dest / "_examples"
     examples = make_submissions.write_class(staging)
     names = sorted({p.relative_to(staging).parts[0] for p in examples})

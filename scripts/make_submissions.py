@@ -54,6 +54,18 @@ def build(release_nb: dict, source_nb: dict, answers: dict[str, str], solution: 
     return nb
 
 
+def course_copy(dest: Path, root: Path = ROOT) -> Path:
+    """A gradable copy of the course in ``dest``: source/, release/, nbgrader_config.py and an empty
+    autograded/ (what scripts/autograde.py --root needs; the tests and bench_grading.py grade such copies)."""
+    import shutil
+
+    for folder in ("source", "release"):
+        shutil.copytree(root / folder, dest / folder)
+    shutil.copy(root / "nbgrader_config.py", dest)
+    (dest / "autograded").mkdir()
+    return dest
+
+
 def write_class(dest: Path, root: Path = ROOT, students: list[str] | None = None,
                 answers_path: Path = ANSWERS) -> list[Path]:
     """Write every (or the named) example student's notebook under dest/<student>/<assignment>/."""

@@ -60,11 +60,16 @@ def load_script(name: str):
 
 
 def course_copy(dest: Path) -> Path:
-    """A gradable copy of the course in ``dest``: source/, release/, nbgrader_config.py and autograded/."""
-    import shutil
+    """A gradable copy of the course in ``dest`` (scripts/make_submissions.py ``course_copy``)."""
+    return load_script("make_submissions").course_copy(dest)
 
-    for folder in ("source", "release"):
-        shutil.copytree(ROOT / folder, dest / folder)
-    shutil.copy(ROOT / "nbgrader_config.py", dest)
-    (dest / "autograded").mkdir()
-    return dest
+
+def run_autograde(course: Path, *args: str, timeout: int = 1500):
+    """scripts/autograde.py on a course copy (the last lines of its report printed for the test log)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "autograde.py"), "--root", str(course), *args],
+                          text=True, capture_output=True, timeout=timeout)
+    print(proc.stdout[-6000:])
+    return proc

@@ -22,7 +22,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import ROOT, load_script, course_copy
+from conftest import ROOT, course_copy, load_script, run_autograde
 from hostile import build, corpus
 
 
@@ -40,13 +40,6 @@ def make_course(dest: Path, students: list[str] | None = None) -> Path:
     course_copy(dest)
     build.write_class(dest / "submitted", dest, students)
     return dest
-
-
-def run_autograde(course: Path, *args: str, timeout: int = 1500) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "autograde.py"), "--root", str(course), *args],
-                          text=True, capture_output=True, timeout=timeout)
-    print(proc.stdout[-6000:])
-    return proc
 
 
 def gradebook_scores(course: Path, students) -> dict[str, dict[str, float]]:
