@@ -11,8 +11,7 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE.parent))
 
 from hostile import corpus  # noqa: E402
-
-ASSIGNMENT, NOTEBOOK = "05_exercises", "exercises"
+from submissions.answers import ASSIGNMENT, NOTEBOOK  # noqa: E402
 
 
 def _make_submissions():

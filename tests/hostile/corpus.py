@@ -18,10 +18,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Callable
 
-SOLUTION = "<the instructor's solution>"
-BLANK = "<the released stub>"
-POINTS = {"ex1_shape": 1, "ex1_pooling": 2, "ex2_block": 2, "ex2_net": 1,
-          "ex3_history": 2, "ex3_best_epoch": 1, "ex3_figure": 1}
+from submissions.answers import BLANK, POINTS, SOLUTION  # the example class's markers and points
 
 #: a correct learning curve, short (5 epochs: the minimum the tests accept)
 CURVE_5 = '''
