@@ -257,6 +257,12 @@ def test_autograde_example_class_on_sqlite(tmp_path):
     outputs = "".join(o.get("text", "") if isinstance(o.get("text", ""), str) else "".join(o["text"])
                       for c in graded["cells"] if c["cell_type"] == "code" for o in c.get("outputs", []))
     assert "CNNLIB_MAX_EPOCHS=30 caps training at 30 of the 100 epochs" in outputs
+    # the phase times the grader logs are there, and consistent, for scripts/bench_grading.py's profile
+    phases = load_script("bench_grading").profile(course)
+    assert set(phases) == {"autograde", "generate_feedback", "kernel start", "cells", "kernel stop", "run"}
+    assert all(v > 0 for v in phases.values()), phases
+    assert phases["kernel start"] + phases["cells"] + phases["kernel stop"] <= phases["autograde"], phases
+    assert (phases["autograde"] + phases["generate_feedback"]) * len(students) <= phases["run"], phases
 
 
 def free_port() -> int:
