@@ -57,6 +57,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.append(str(HERE))
 import sandbox_kernel  # noqa: E402
+from sandbox_kernel import alive, kill_all, processes_of  # noqa: E402
 
 KERNEL_NAME = "cnn-course-grading"
 #: notebook metadata key written by scripts/submission_check.py
@@ -75,26 +76,6 @@ def error_output(ename: str, evalue: str) -> NotebookNode:
 # processes, uids and cgroups of the grading kernels
 
 
-def _alive(pid: int | str) -> bool:
-    """A process that exists and is not a zombie (a zombie holds no memory and can run nothing)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
-
-
-def processes_of(uid: int) -> list[int]:
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if os.stat(f"/proc/{entry}").st_uid == uid and _alive(entry):
-                    pids.append(int(entry))
-            except OSError:
-                pass
-    return pids
-
-
 def descendants(pid: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
@@ -108,7 +89,7 @@ def descendants(pid: int) -> list[int]:
     out, todo = [], [pid]
     while todo:
         for child in children.get(todo.pop(), []):
-            if _alive(child):
+            if alive(child):
                 out.append(child)
             todo.append(child)
     return out
@@ -138,24 +119,6 @@ def pss_bytes(pids: list[int]) -> int:
         except (OSError, ValueError):
             pass
     return total
-
-
-def kill_all(pids_fn, keep: set[int] = frozenset(), rounds: int = 20) -> int:
-    """SIGKILL every process ``pids_fn()`` lists (except ``keep``), again until none is left (a fork bomb
-    forks between two scans; it cannot once killed). Returns how many were killed."""
-    killed: set[int] = set()
-    for _ in range(rounds):
-        pids = [p for p in pids_fn() if p not in keep]
-        if not pids:
-            break
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-                killed.add(pid)
-            except OSError:
-                pass
-        time.sleep(0.05)
-    return len(killed)
 
 
 def kill_uid(uid: int) -> int:

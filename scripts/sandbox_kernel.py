@@ -257,28 +257,50 @@ def drop_privileges(uid: int, parent: int) -> None:
         os._exit(1)
 
 
-def kill_uid_processes(uid: int, rounds: int = 50) -> None:
-    """SIGKILL every process of ``uid`` until none is left (a fork bomb forks between two scans)."""
+def alive(pid: int | str) -> bool:
+    """A process that exists and is not a zombie (a zombie holds no memory and can run nothing)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def processes_of(uid: int) -> list[int]:
+    """The live processes (and threads' leaders) owned by ``uid``, from /proc."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid and alive(entry):
+                    pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+def kill_all(pids_fn, keep: set[int] = frozenset(), rounds: int = 20, pause: float = 0.05) -> int:
+    """SIGKILL every process ``pids_fn()`` lists (except ``keep``), again until none is left (a fork bomb
+    forks between two scans; it cannot once killed). Returns how many were killed."""
     import time
 
+    killed: set[int] = set()
     for _ in range(rounds):
-        pids = []
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    if os.stat(f"/proc/{entry}").st_uid == uid and \
-                            Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
-                        pids.append(int(entry))
-                except (OSError, IndexError):
-                    pass
+        pids = [p for p in pids_fn() if p not in keep]
         if not pids:
-            return
+            break
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
+                killed.add(pid)
             except OSError:
                 pass
-        time.sleep(0.02)
+        time.sleep(pause)
+    return len(killed)
+
+
+def kill_uid_processes(uid: int, rounds: int = 50) -> None:
+    """SIGKILL every process of ``uid`` until none is left (a fork bomb forks between two scans)."""
+    kill_all(lambda: processes_of(uid), rounds=rounds, pause=0.02)
 
 
 def supervise(child: int, uid: int, parent: int) -> None:

@@ -82,7 +82,7 @@ def grading_processes() -> list[str]:
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                if os.stat(f"/proc/{entry}").st_uid in uids and course_nbgrader._alive(entry):
+                if os.stat(f"/proc/{entry}").st_uid in uids and course_nbgrader.alive(entry):
                     found.append(entry)
             except OSError:
                 pass
