@@ -260,7 +260,7 @@ class ForkServer:
 
 class ForkServers:
     """``n`` fork servers started at once (their imports overlap the gradebook sync), handed out one per
-    grading thread on first use; ``close()`` stops them all."""
+    grading thread on first use; leaving the ``with`` block stops them all."""
 
     def __init__(self, env: dict, n: int):
         self.env = env
@@ -276,7 +276,10 @@ class ForkServers:
                 self.local.server = self.free.pop()
         return self.local.server
 
-    def close(self) -> None:
+    def __enter__(self) -> "ForkServers":
+        return self
+
+    def __exit__(self, *exc) -> None:
         for server in self.all:
             server.close()
 
@@ -723,45 +726,35 @@ def main(argv: list[str] | None = None) -> int:
     import course_nbgrader
 
     print(course_nbgrader.sandbox_summary(), flush=True)
-    servers = ForkServers(env, min(args.jobs, len(pairs)))
-    try:
-        return grade_all(args, root, db_url, env, extra, options, pairs, servers, started)
-    finally:
-        servers.close()
+    with ForkServers(env, min(args.jobs, len(pairs))) as servers:
+        sync_gradebook(root, env, assignment_ids, students)
+        clean_staging(root)
 
+        fingerprints = {(s, a): fingerprint(root, s, a, {**options, "trusted": s in args.trust}) for s, a in pairs}
+        todo, results_by_pair = [], {}
+        for pair in pairs:
+            if not args.force and up_to_date(root, db_url, *pair, fingerprints[pair], args.feedback):
+                r = Result(*pair, ok=True, skipped=True)
+                review = root / "autograded" / pair[0] / f"{pair[1]}.review.json"
+                r.review = json.loads(review.read_text()).get("needs_review") or [] if review.exists() else []
+                results_by_pair[pair] = r
+            else:
+                todo.append(pair)
+        if len(todo) < len(pairs):
+            print(f"{len(pairs) - len(todo)} submission(s) unchanged since they were graded: not regraded "
+                  f"(--force regrades them)", flush=True)
 
-def grade_all(args, root: Path, db_url: str, env: dict, extra: list[str], options: dict,
-              pairs: list[tuple[str, str]], servers: ForkServers, started: float) -> int:
-    students = sorted({s for s, _ in pairs})
-    assignment_ids = sorted({a for _, a in pairs})
-    sync_gradebook(root, env, assignment_ids, students)
-    clean_staging(root)
+        from tqdm import tqdm
 
-    fingerprints = {(s, a): fingerprint(root, s, a, {**options, "trusted": s in args.trust}) for s, a in pairs}
-    todo, results_by_pair = [], {}
-    for pair in pairs:
-        if not args.force and up_to_date(root, db_url, *pair, fingerprints[pair], args.feedback):
-            r = Result(*pair, ok=True, skipped=True)
-            review = root / "autograded" / pair[0] / f"{pair[1]}.review.json"
-            r.review = json.loads(review.read_text()).get("needs_review") or [] if review.exists() else []
-            results_by_pair[pair] = r
-        else:
-            todo.append(pair)
-    if len(todo) < len(pairs):
-        print(f"{len(pairs) - len(todo)} submission(s) unchanged since they were graded: not regraded "
-              f"(--force regrades them)", flush=True)
+        bar = tqdm(total=len(todo), desc="autograde", unit="student", file=sys.stdout, ncols=90)
 
-    from tqdm import tqdm
+        def progress(r: Result) -> None:
+            bar.set_postfix_str(f"{r.student}: {'ok' if r.ok else 'FAILED'}")
+            bar.update()
 
-    bar = tqdm(total=len(todo), desc="autograde", unit="student", file=sys.stdout, ncols=90)
-
-    def progress(r: Result) -> None:
-        bar.set_postfix_str(f"{r.student}: {'ok' if r.ok else 'FAILED'}")
-        bar.update()
-
-    graded = run_parallel(todo, lambda p: grade_one(root, env, p[0], p[1], args.retries, args.feedback,
-                                                    run=servers.get(), trust=p[0] in args.trust,
-                                                    extra=tuple(extra), fp=fingerprints[p]), args.jobs, progress)
+        graded = run_parallel(todo, lambda p: grade_one(root, env, p[0], p[1], args.retries, args.feedback,
+                                                        run=servers.get(), trust=p[0] in args.trust,
+                                                        extra=tuple(extra), fp=fingerprints[p]), args.jobs, progress)
     bar.close()
     results_by_pair.update({(r.student, r.assignment): r for r in graded})
     results = [results_by_pair[p] for p in pairs]

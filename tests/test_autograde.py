@@ -83,7 +83,7 @@ def test_a_failed_student_is_retried_once(tmp_path):
     assert not always.ok and always.attempts == 2 and "exited with 1" in always.error
 
 
-def fork_server_env(tmp_path: Path) -> dict:
+def fork_server_env() -> dict:
     return {**os.environ, autograde.PARENT_ENV: str(os.getpid()), autograde.DB_ENV: "",
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
 
@@ -91,7 +91,7 @@ def fork_server_env(tmp_path: Path) -> dict:
 def test_fork_server_runs_nbgrader_commands_and_reports_their_exit_codes(tmp_path):
     """Each command runs in a fork of the preloaded server, in the requested folder, output appended to the
     caller's log after what the caller wrote; a failing command's exit code comes back as it is."""
-    env = fork_server_env(tmp_path)
+    env = fork_server_env()
     server = autograde.ForkServer(env)
     log_path = tmp_path / "student.log"
     try:
@@ -114,7 +114,7 @@ def test_fork_server_runs_nbgrader_commands_and_reports_their_exit_codes(tmp_pat
 
 
 def test_fork_server_gone_falls_back_to_a_fresh_process(tmp_path):
-    env = fork_server_env(tmp_path)
+    env = fork_server_env()
     server = autograde.ForkServer(env)
     server.proc.kill()
     server.proc.wait()
@@ -145,11 +145,7 @@ def test_fork_server_dies_with_its_coordinator(tmp_path):
     coordinator.stdin.close()
     coordinator.stdout.close()
     for _ in range(100):
-        try:
-            os.kill(server_pid, 0)
-        except ProcessLookupError:
-            break
-        if Path(f"/proc/{server_pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+        if not load_script("sandbox_kernel").alive(server_pid):
             break
         time.sleep(0.05)
     else:
