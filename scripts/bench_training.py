@@ -106,15 +106,20 @@ def recipe(precision: str) -> dict:
             "precision": history.precision}
 
 
-def seed_compute_only(epochs: int) -> dict:
-    """Profile of the seed loop without its data path: the same steps on one fixed in-memory batch."""
+def steps_only(channels_last: bool = False, tuned: bool = False) -> dict:
+    """An epoch's worth of the seed network's training steps on one fixed in-memory batch (no data path):
+    plain (the seed loop's compute), and with each of cnnlib's two CPU settings added, to measure them apart."""
     import torch
 
-    from cnnlib import models
+    from cnnlib import models, train
 
+    if tuned:
+        train.tune_cpu()
     torch.manual_seed(0)
     X, y = torch.rand(150, 1, 28, 28), torch.randint(0, 10, (150,))
     net = models.conv_pool_net()
+    if channels_last:
+        net, X = net.to(memory_format=torch.channels_last), X.contiguous(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(net.parameters())
     criterion = torch.nn.CrossEntropyLoss()
     steps = 60_000 // 150
@@ -132,7 +137,9 @@ VARIANTS = {
     "cnnlib_bf16": lambda epochs: cnnlib_loop(epochs, "bf16"),
     "recipe": lambda epochs: recipe("fp32"),
     "seed_data": seed_data_only,
-    "seed_compute": seed_compute_only,
+    "steps_plain": lambda epochs: steps_only(),
+    "steps_channels_last": lambda epochs: steps_only(channels_last=True),
+    "steps_channels_last_tuned": lambda epochs: steps_only(channels_last=True, tuned=True),
 }
 
 
@@ -171,11 +178,15 @@ def main() -> None:
               f"test accuracy {bf16['test_acc']:.2%}, speed-up {seed['seconds_per_epoch'] / bf16['seconds_per_epoch']:.2f}x "
               f"(not the default: wrong weight gradients in one case, see cnnlib.train.PRECISIONS)")
     data_only = run_child("seed_data", 1)["seconds_per_epoch"]
-    compute = run_child("seed_compute", 1)["seconds_per_epoch"]
+    compute = run_child("steps_plain", 1)["seconds_per_epoch"]
     print(f"profile of the seed loop's epoch ({seed['seconds_per_epoch']:.1f} s): DataLoader + ToTensor alone "
           f"{data_only:.1f} s; the network's float32 steps alone (one fixed in-memory batch, no cnnlib settings) "
           f"{compute:.1f} s. A 3x loop needs {seed['seconds_per_epoch'] / 3:.1f} s/epoch, i.e. those steps "
           f"{compute / (seed['seconds_per_epoch'] / 3):.1f}x faster")
+    cl = run_child("steps_channels_last", 1)["seconds_per_epoch"]
+    tuned = run_child("steps_channels_last_tuned", 1)["seconds_per_epoch"]
+    print(f"cnnlib's CPU settings on those steps: plain {compute:.1f} s, channels-last {cl:.1f} s "
+          f"({compute / cl:.2f}x), + tune_cpu {tuned:.1f} s ({cl / tuned:.2f}x more; {compute / tuned:.2f}x in all)")
     r = run_child("recipe", 2)
     print(f"notebook 04 recipe (float32; batchnorm, one-cycle, 2 epochs): data {r['load_s']:.1f} s + "
           f"training {r['train_s']:.1f} s = {r['total_s']:.1f} s to {r['test_acc']:.2%} test accuracy "
