@@ -76,7 +76,8 @@ def error_output(ename: str, evalue: str) -> NotebookNode:
 # processes, uids and cgroups of the grading kernels
 
 
-def descendants(pid: int) -> list[int]:
+def children_by_parent() -> dict[int, list[int]]:
+    """Every process's children, keyed by parent pid (one scan of /proc)."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -86,6 +87,11 @@ def descendants(pid: int) -> list[int]:
                 children.setdefault(ppid, []).append(int(entry))
             except (OSError, ValueError, IndexError):
                 pass
+    return children
+
+
+def descendants(pid: int) -> list[int]:
+    children = children_by_parent()
     out, todo = [], [pid]
     while todo:
         for child in children.get(todo.pop(), []):
@@ -96,15 +102,7 @@ def descendants(pid: int) -> list[int]:
 
 
 def children_of(pid: int) -> list[int]:
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    out.append(int(entry))
-            except (OSError, ValueError, IndexError):
-                pass
-    return out
+    return children_by_parent().get(pid, [])
 
 
 def pss_bytes(pids: list[int]) -> int:
