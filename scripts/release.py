@@ -1,6 +1,7 @@
 """Build, check and validate the student version of the course (release/).
 
-    python scripts/release.py            # generate release/ from source/ (nbgrader generate_assignment)
+    python scripts/release.py            # lock unmarked source cells, then generate release/ from source/
+    python scripts/release.py lock       # only give every unmarked source cell locked nbgrader metadata
     python scripts/release.py check      # release/ is up to date with source/ and leaks no solution
     python scripts/release.py validate   # source notebooks pass their tests, released ones fail them
 
@@ -33,6 +34,46 @@ VOLATILE_CELL_METADATA = ("execution", "collapsed", "scrolled", "jp-MarkdownHead
 def assignments(root: Path = ROOT) -> list[str]:
     """The assignment folders of source/ (those holding at least one notebook), sorted."""
     return sorted(p.name for p in (root / "source").iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+
+
+def lock(nb: dict) -> list[str]:
+    """Give every cell without nbgrader metadata the metadata of a locked, read-only instructor cell
+    (``grade_id`` from the cell's own id, so it stays put when other cells move). Returns the ids added.
+
+    Students may not edit such cells (JupyterLab shows them locked), the grader restores them from
+    release/, and the pre-grading scan knows them for the instructor's: an unmarked cell would be taken
+    for one the student added, its code scanned and an unmarked helper cell dropped in grading."""
+    added = []
+    for i, cell in enumerate(nb["cells"]):
+        if cell.get("metadata", {}).get("nbgrader"):
+            continue
+        gid = f"locked_{cell.get('id') or i}"
+        cell.setdefault("metadata", {})["nbgrader"] = {
+            "grade": False, "grade_id": gid, "locked": True, "schema_version": 3, "solution": False, "task": False}
+        added.append(gid)
+    return added
+
+
+def unlocked_cells(nb: dict) -> list[int]:
+    """Indices of the cells a student may edit that are not exercise answers (none may be)."""
+    out = []
+    for i, cell in enumerate(nb["cells"]):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if not meta.get("solution") and not meta.get("locked"):
+            out.append(i)
+    return out
+
+
+def lock_sources(root: Path = ROOT) -> list[str]:
+    """``lock`` every source notebook in place (written only when a cell was added). Returns what changed."""
+    changed = []
+    for path in sorted((root / "source").glob("*/*.ipynb")):
+        nb = json.loads(path.read_text())
+        added = lock(nb)
+        if added:
+            path.write_text(json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+            changed.append(f"{path.relative_to(root)}: locked {len(added)} unmarked cell(s)")
+    return changed
 
 
 def generate(root: Path = ROOT, out: Path | None = None, assignment: str = "*", quiet: bool = True) -> Path:
@@ -196,10 +237,15 @@ def validate(root: Path = ROOT, verbose: bool = True) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", nargs="?", default="generate", choices=("generate", "check", "validate"))
+    ap.add_argument("command", nargs="?", default="generate", choices=("generate", "lock", "check", "validate"))
     ap.add_argument("--root", type=Path, default=ROOT, help="course folder (default: this repository)")
     args = ap.parse_args(argv)
     root = args.root.resolve()
+    if args.command in ("generate", "lock"):
+        for line in lock_sources(root):
+            print(line)
+    if args.command == "lock":
+        return 0
     if args.command == "generate":
         out = generate(root)
         for name in assignments(root):

@@ -55,6 +55,40 @@ def test_release_keeps_the_student_stubs_and_visible_tests():
     assert "_g.check_curve_figure(fig, history)" in tests["ex3_figure"]
 
 
+@pytest.mark.parametrize("path", RELEASED_NOTEBOOKS, ids=ids(RELEASED_NOTEBOOKS))
+def test_every_cell_but_the_answers_is_locked(path):
+    """A cell a student may edit must be an answer cell: any other is locked instructor text or code,
+    restored from release/ at grading (an unmarked cell would be taken for the student's own)."""
+    nb = json.loads(path.read_text())
+    unlocked = release.unlocked_cells(nb)
+    assert not unlocked, (f"cells {unlocked} of {path.relative_to(ROOT)} are neither answers nor locked: "
+                          "run `make release` (it locks unmarked source cells) and commit")
+
+
+@pytest.mark.parametrize("path", RELEASED_NOTEBOOKS, ids=ids(RELEASED_NOTEBOOKS))
+def test_untouched_release_is_not_flagged_by_the_scan(path):
+    """A student who hands in the released notebook as it is must never be flagged for tampering."""
+    check = load_script("submission_check")
+    source_nb = json.loads((ROOT / "source" / path.parent.name / path.name).read_text())
+    nb, reason = check.load_submission(path)
+    graded_nb, report = check.sanitise(nb, json.loads(path.read_text()), source_nb)
+    assert not reason and not report.findings and not report.not_graded, report.to_dict()
+    assert not report.notes, report.notes
+    assert len(graded_nb["cells"]) == len(nb["cells"]), "the rebuilt notebook added or dropped cells"
+
+
+def test_lock_marks_only_unmarked_cells():
+    nb = {"cells": [{"cell_type": "markdown", "id": "ab12", "metadata": {}, "source": "text"},
+                    {"cell_type": "code", "id": "cd34", "metadata": {"nbgrader": {"solution": True, "grade_id": "s"}},
+                     "source": "x = 1"},
+                    {"cell_type": "code", "metadata": {}, "source": "y = 2"}]}
+    assert release.unlocked_cells(nb) == [0, 2]
+    assert release.lock(nb) == ["locked_ab12", "locked_2"]
+    assert release.unlocked_cells(nb) == [] and release.lock(nb) == []
+    assert nb["cells"][1]["metadata"]["nbgrader"] == {"solution": True, "grade_id": "s"}
+    assert nb["cells"][0]["metadata"]["nbgrader"]["locked"] is True
+
+
 def test_out_of_date_check_sees_a_changed_source(tmp_path, fresh_release):
     """The up-to-date check is not vacuous: a one-word change in source/ shows up cell by cell."""
     shutil.copytree(ROOT / "source", tmp_path / "source")
