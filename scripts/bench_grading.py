@@ -4,7 +4,7 @@
 
 Every run grades a fresh temporary copy of the course (source/, release/, nbgrader_config.py) with
 scripts/autograde.py, so runs do not share a gradebook. The class is the example class of
-tests/submissions/answers.py repeated to --students students. Printed: seconds, students per minute,
+tests/submissions/a05_exercises.py repeated to --students students. Printed: seconds, students per minute,
 and the parallel speed-up, all measured in this one session.
 """
 from __future__ import annotations

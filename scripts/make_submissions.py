@@ -1,13 +1,14 @@
-"""Build the example class (tests/submissions/answers.py) from the released notebook.
+"""Build the example classes (tests/submissions/a<NN>_<assignment>.py, one per graded assignment) from
+the released notebooks.
 
-    python scripts/make_submissions.py                    # into submitted/<student>/05_exercises/
+    python scripts/make_submissions.py                    # every class into submitted/<student>/<assignment>/
     python scripts/make_submissions.py --dest /tmp/class  # elsewhere
-    python scripts/make_submissions.py --student full --student blank
+    python scripts/make_submissions.py --assignment 01_convolution --student full --student blank
 
-Each student's notebook is release/05_exercises/exercises.ipynb with the source of its solution cells
+Each student's notebook is release/<assignment>/<notebook>.ipynb with the source of its solution cells
 replaced by that student's answers (the instructor's solution from source/ for ``SOLUTION``, the
 released stub for ``BLANK``), as a student would hand it in from JupyterLab (unexecuted here: nbgrader
-clears outputs before grading anyway).
+clears outputs before grading anyway). The format of a class: tests/submissions/common.py.
 """
 from __future__ import annotations
 
@@ -19,14 +20,36 @@ import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ANSWERS = ROOT / "tests" / "submissions" / "answers.py"
+CLASSES = ROOT / "tests" / "submissions"
+ANSWERS = CLASSES / "a05_exercises.py"
+
+
+def class_paths(folder: Path = CLASSES) -> list[Path]:
+    """The example class modules, in assignment order."""
+    return sorted(folder.glob("a[0-9][0-9]_*.py"))
 
 
 def load_answers(path: Path = ANSWERS):
-    spec = importlib.util.spec_from_file_location("course_example_answers", path)
-    module = importlib.util.module_from_spec(spec)
+    """The example class module at ``path`` (it imports tests/submissions/common.py as ``submissions.common``)."""
+    tests = str(Path(path).resolve().parents[1])
+    if tests not in sys.path:
+        sys.path.insert(0, tests)
+    name = f"submissions.{Path(path).stem}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = sys.modules[name] = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_classes(folder: Path = CLASSES) -> dict[str, object]:
+    """assignment -> its example class module."""
+    classes = {}
+    for path in class_paths(folder):
+        module = load_answers(path)
+        classes[module.ASSIGNMENT] = module
+    return classes
 
 
 def solution_source(cell: dict) -> str:
@@ -84,19 +107,34 @@ def write_class(dest: Path, root: Path = ROOT, students: list[str] | None = None
     return written
 
 
+def write_classes(dest: Path, root: Path = ROOT, assignments: list[str] | None = None,
+                  students: list[str] | None = None) -> list[Path]:
+    """Every example class (or those of ``assignments``) under dest/<student>/<assignment>/."""
+    written = []
+    for path in class_paths():
+        if assignments and load_answers(path).ASSIGNMENT not in assignments:
+            continue
+        written += write_class(dest, root, students, path)
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--root", type=Path, default=ROOT, help="course folder with release/ and source/")
     ap.add_argument("--dest", type=Path, help="where to write (default: <root>/submitted)")
+    ap.add_argument("--assignment", action="append", default=[], help="only this assignment's class (repeatable)")
     ap.add_argument("--student", action="append", default=[], help="only this student (repeatable)")
-    ap.add_argument("--answers", type=Path, default=ANSWERS, help="the answers module")
     args = ap.parse_args(argv)
     root = args.root.resolve()
     dest = args.dest or root / "submitted"
-    a = load_answers(args.answers)
-    for path in write_class(dest, root, args.student, args.answers):
-        name = path.relative_to(dest).parts[0]
-        print(f"{path.relative_to(root) if path.is_relative_to(root) else path}  ({a.STUDENTS[name][0]})")
+    classes = load_classes()
+    unknown = sorted(set(args.assignment) - set(classes))
+    if unknown:
+        raise SystemExit(f"no example class for {unknown}; there are: {sorted(classes)}")
+    for path in write_classes(dest, root, args.assignment, args.student):
+        name, assignment = path.relative_to(dest).parts[:2]
+        why = classes[assignment].STUDENTS[name][0]
+        print(f"{path.relative_to(root) if path.is_relative_to(root) else path}  ({why})")
     return 0
 
 

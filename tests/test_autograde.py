@@ -1,9 +1,10 @@
 """The grading pipeline end to end (scripts/autograde.py on a temporary copy of the course), its parts
 (retry, SQLite session lock, example submissions), and that student data never reaches git.
 
-The end-to-end tests grade the example class of tests/submissions/answers.py with -j 2 and compare the
-gradebook, cell by cell, with the points each student must get: on SQLite always, on PostgreSQL when a
-server is installed (CI installs it; locally: apt-get install postgresql).
+The end-to-end tests grade every example class (tests/submissions/a<NN>_<assignment>.py, one per graded
+assignment) in one run of scripts/autograde.py with -j 2, the path of `make autograde`, and compare the
+gradebook, cell by cell, with the points each student must get: on SQLite always, on PostgreSQL (a subset)
+when a server is installed (CI installs it; locally: apt-get install postgresql).
 """
 from __future__ import annotations
 
@@ -27,35 +28,83 @@ from conftest import ROOT, course_copy, load_script, missing_tool, run_autograde
 
 autograde = load_script("autograde")
 make_submissions = load_script("make_submissions")
-answers = make_submissions.load_answers()
+submission_check = load_script("submission_check")
+release = load_script("release")
+CLASSES = make_submissions.load_classes()
 PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
-#: the students graded again on PostgreSQL (a cheaper subset: the point there is the database)
-PG_STUDENTS = ["full", "blank", "dropout_before_relu", "best_epoch_argmax"]
+#: per exercise, at least this many correct answers in other styles than the instructor's, and wrong ones
+MIN_STYLES = MIN_MISTAKES = 4
 
 
-# -- the parts ---------------------------------------------------------------------------------------
+def notebooks(a) -> tuple[dict, dict]:
+    """(released, source) notebook of an example class's assignment."""
+    rel = f"{a.ASSIGNMENT}/{a.NOTEBOOK}.ipynb"
+    return json.loads((ROOT / "release" / rel).read_text()), json.loads((ROOT / "source" / rel).read_text())
 
 
-def test_example_class_is_built_from_the_release(tmp_path):
-    paths = make_submissions.write_class(tmp_path)
-    assert sorted(p.parts[-3] for p in paths) == sorted(answers.STUDENTS)
-    release_nb = json.loads((ROOT / "release" / answers.ASSIGNMENT / f"{answers.NOTEBOOK}.ipynb").read_text())
+def graded_points(nb: dict) -> dict[str, int]:
+    return {c["metadata"]["nbgrader"]["grade_id"]: c["metadata"]["nbgrader"]["points"] for c in nb["cells"]
+            if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
 
-    def cells(student):
-        nb = json.loads((tmp_path / student / answers.ASSIGNMENT / f"{answers.NOTEBOOK}.ipynb").read_text())
+
+# -- the example classes -----------------------------------------------------------------------------
+
+
+def test_every_graded_assignment_has_an_example_class():
+    graded = [name for name in release.assignments()
+              if release.graded_cells(json.loads(next((ROOT / "source" / name).glob("*.ipynb")).read_text()))]
+    assert sorted(CLASSES) == graded, "each graded assignment needs tests/submissions/a<NN>_<assignment>.py"
+
+
+@pytest.mark.parametrize("assignment", sorted(CLASSES))
+def test_example_class_covers_every_exercise(assignment):
+    """The instructor's solution, a blank notebook, and per exercise enough correct answers in other styles
+    and typical wrong answers, each with a reason and the points of every graded cell."""
+    a = CLASSES[assignment]
+    released, source = notebooks(a)
+    assert a.POINTS == graded_points(source), "POINTS must be the graded cells' points in source/"
+    grades_of, _ = submission_check.exercises(source)
+    assert {"full", "blank"} <= set(a.STUDENTS)
+    assert a.STUDENTS["full"][2] == a.POINTS and all(v == 0 for v in a.STUDENTS["blank"][2].values())
+    for student, (why, answers, expected) in a.STUDENTS.items():
+        assert why.strip(), f"{student}: say in one line what the submission is"
+        assert set(expected) == set(a.POINTS), f"{student}: expected points for {sorted(set(a.POINTS) ^ set(expected))}"
+        assert all(0 <= expected[g] <= a.POINTS[g] for g in expected), student
+        assert set(answers) <= set(grades_of), f"{student}: answers for unknown cells {set(answers) - set(grades_of)}"
+    for solution, cells in grades_of.items():
+        own = [(s, e) for s, (_, answers, e) in a.STUDENTS.items()
+               if answers.get(solution, a.SOLUTION) not in (a.SOLUTION, a.BLANK)]
+        right = [s for s, e in own if all(e[g] == a.POINTS[g] for g in cells)]
+        wrong = [s for s, e in own if any(e[g] < a.POINTS[g] for g in cells)]
+        assert len(right) >= MIN_STYLES and len(wrong) >= MIN_MISTAKES, (
+            f"{assignment} {solution}: {len(right)} correct answers in other styles ({right}) and {len(wrong)} "
+            f"wrong ones ({wrong}); at least {MIN_STYLES} and {MIN_MISTAKES} are needed")
+        styles = {a.STUDENTS[s][1][solution].strip() for s in right}
+        assert len(styles) == len(right), f"{assignment} {solution}: two 'styles' are the same code"
+
+
+@pytest.mark.parametrize("assignment", sorted(CLASSES))
+def test_example_class_is_built_from_the_release(tmp_path, assignment):
+    a = CLASSES[assignment]
+    paths = make_submissions.write_classes(tmp_path, assignments=[assignment])
+    assert sorted(p.parts[-3] for p in paths) == sorted(a.STUDENTS)
+    released, _ = notebooks(a)
+
+    def cells(nb):
         return {c["metadata"]["nbgrader"]["grade_id"]: "".join(c["source"]) for c in nb["cells"]}
 
-    released = {c["metadata"]["nbgrader"]["grade_id"]: "".join(c["source"]) for c in release_nb["cells"]}
-    assert cells("blank") == released
-    full = cells("full")
-    assert "### BEGIN SOLUTION" not in "".join(full.values())
-    assert "nn.Dropout(p=0.5)" in full["ex2_solution"]
-    # only solution cells differ from the release
-    for student in answers.STUDENTS:
-        changed = {k for k, v in cells(student).items() if v != released[k]}
-        assert changed <= {"ex1_solution", "ex2_solution", "ex3_solution"}, (student, changed)
-    assert set(answers.EXPECTED["full"]) == {gid for gid, v in released.items() if "Visible test" in v}
-    assert sum(answers.POINTS.values()) == 10
+    before = cells(released)
+    solutions = {c["metadata"]["nbgrader"]["grade_id"] for c in released["cells"]
+                 if c["metadata"]["nbgrader"].get("solution")}
+    for student in a.STUDENTS:
+        nb = json.loads((tmp_path / student / assignment / f"{a.NOTEBOOK}.ipynb").read_text())
+        after = cells(nb)
+        assert set(after) == set(before)
+        changed = {k for k in after if after[k] != before[k]}
+        assert changed <= solutions, (student, changed - solutions)
+        if student == "blank":
+            assert not changed
+        assert "### BEGIN SOLUTION" not in "".join(after.values())
 
 
 def test_a_failed_student_is_retried_once(tmp_path):
@@ -194,71 +243,97 @@ def test_sqlite_gradebook_sessions_are_serialised_across_processes(tmp_path):
 
 # -- end to end --------------------------------------------------------------------------------------
 
+#: the students graded again on PostgreSQL (a cheaper subset: the point there is the database)
+PG_STUDENTS = {"01_convolution": ["full", "blank"], "05_exercises": ["full", "blank"]}
 
-def make_course(dest: Path, students: list[str]) -> Path:
-    """A copy of the course (source/, release/, nbgrader_config.py) with the example class submitted."""
+
+def make_course(dest: Path, students: dict[str, list[str]] | None = None) -> Path:
+    """A copy of the course (source/, release/, nbgrader_config.py) with the example classes submitted
+    (``students``: assignment -> names; default: every student of every class)."""
     course_copy(dest)
-    make_submissions.write_class(dest / "submitted", dest, students)
+    for assignment, a in CLASSES.items():
+        names = sorted(a.STUDENTS) if students is None else students.get(assignment, [])
+        if names:
+            make_submissions.write_classes(dest / "submitted", dest, [assignment], names)
     return dest
 
 
-def check_class(course: Path, db_url: str, students: list[str], proc: subprocess.CompletedProcess) -> None:
-    """The gradebook, feedback, grades.csv and the printed table agree with answers.EXPECTED."""
+def check_class(course: Path, db_url: str, students: dict[str, list[str]], proc: subprocess.CompletedProcess) -> None:
+    """The gradebook, feedback, grades.csv and the printed table agree with each class's expected points."""
     from nbgrader.api import Gradebook
 
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "autograde: 100%" in proc.stdout  # the tqdm bar, on stdout
-    got = {}
+    got, want = {}, {}
     with Gradebook(db_url) as gb:
-        for student in students:
-            submission = gb.find_submission(answers.ASSIGNMENT, student)
-            got[student] = {g.name: g.score for nb in submission.notebooks for g in nb.grades}
-            assert not any(g.needs_manual_grade for nb in submission.notebooks for g in nb.grades), student
-    want = {s: {k: float(v) for k, v in answers.EXPECTED[s].items()} for s in students}
-    wrong = {s: {k: (got[s].get(k), v) for k, v in want[s].items() if got[s].get(k) != v} for s in students}
-    assert got == want, f"(got, expected) per wrong cell: { {s: w for s, w in wrong.items() if w} }"
-
-    for student in students:
-        html = course / "feedback" / student / answers.ASSIGNMENT / f"{answers.NOTEBOOK}.html"
-        assert html.exists(), html
-        text = html.read_text()
-        assert "BEGIN HIDDEN TESTS" not in text and "_g.check_pool_swap(pool_cnn)" not in text, \
-            f"{html.name} of {student} shows hidden tests"
-        assert (course / "autograded" / student / answers.ASSIGNMENT / f"{answers.NOTEBOOK}.ipynb").exists()
-        log = (course / "autograded" / student / f"{answers.ASSIGNMENT}.log").read_text()
-        assert "database is locked" not in log
+        for assignment, names in students.items():
+            for student in names:
+                submission = gb.find_submission(assignment, student)
+                got[assignment, student] = {g.name: g.score for nb in submission.notebooks for g in nb.grades}
+                assert not any(g.needs_manual_grade for nb in submission.notebooks for g in nb.grades), student
+                want[assignment, student] = {k: float(v) for k, v in CLASSES[assignment].STUDENTS[student][2].items()}
+    wrong = {f"{a}/{s}": {k: (got[a, s].get(k), v) for k, v in want[a, s].items() if got[a, s].get(k) != v}
+             for a, s in want}
+    assert got == want, f"(got, expected) per wrong cell: { {k: w for k, w in wrong.items() if w} }"
 
     with open(course / "grades.csv") as f:
-        rows = {r["student_id"]: r for r in csv.DictReader(f) if r["assignment"] == answers.ASSIGNMENT}
-    assert sorted(rows) == sorted(students)
-    for student in students:
-        assert float(rows[student]["score"]) == sum(answers.EXPECTED[student].values()), rows[student]
-        assert float(rows[student]["max_score"]) == 10.0
-    for student in students:  # the score table
-        line = next(ln for ln in proc.stdout.splitlines() if ln.startswith(student + " "))
-        assert f"{sum(answers.EXPECTED[student].values())}/10" in line and line.rstrip().endswith("ok"), line
+        rows = {(r["assignment"], r["student_id"]): r for r in csv.DictReader(f)}
+    for assignment, names in students.items():
+        a = CLASSES[assignment]
+        total = sum(a.POINTS.values())
+        for student in names:
+            html = course / "feedback" / student / assignment / f"{a.NOTEBOOK}.html"
+            assert html.exists(), html
+            text = html.read_text()
+            assert "BEGIN HIDDEN TESTS" not in text, f"{html} shows hidden tests"
+            assert str(course) not in text, f"{html} shows the grading machine's paths"
+            assert (course / "autograded" / student / assignment / f"{a.NOTEBOOK}.ipynb").exists()
+            log = (course / "autograded" / student / f"{assignment}.log").read_text()
+            assert "database is locked" not in log
+            expected = sum(a.STUDENTS[student][2].values())
+            row = rows[assignment, student]
+            assert float(row["score"]) == expected and float(row["max_score"]) == total, row
+            line = next(ln for ln in table_rows(proc.stdout, assignment) if ln.startswith(student + " "))
+            assert f"{expected}/{total}" in line and line.rstrip().endswith("ok"), line
 
 
-def test_autograde_example_class_on_sqlite(tmp_path):
-    students = sorted(answers.STUDENTS)
-    course = make_course(tmp_path, students)
+def table_rows(stdout: str, assignment: str) -> list[str]:
+    """The rows of the printed score table's section of ``assignment``."""
+    lines = stdout.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith(f"{assignment}  (max: "))
+    rows = []
+    for ln in lines[start + 2:]:
+        if not ln.strip():
+            break
+        rows.append(ln)
+    return rows
+
+
+def every_student() -> dict[str, list[str]]:
+    return {assignment: sorted(a.STUDENTS) for assignment, a in CLASSES.items()}
+
+
+def test_autograde_example_classes_on_sqlite(tmp_path):
+    students = every_student()
+    course = make_course(tmp_path)
     start = time.perf_counter()
-    proc = run_autograde(course, "-j", "2")
-    print(f"graded {len(students)} students with -j 2 in {time.perf_counter() - start:.0f} s")
+    proc = run_autograde(course, "-j", "2", timeout=3000)
+    print(f"graded {sum(map(len, students.values()))} submissions with -j 2 in {time.perf_counter() - start:.0f} s")
     check_class(course, f"sqlite:///{course / 'gradebook.db'}", students, proc)
     assert "sqlite:///" in proc.stdout.splitlines()[0]
     # the cap on epochs reached the grading kernel
-    graded = json.loads((course / "autograded" / "capped_epochs" / answers.ASSIGNMENT
-                         / f"{answers.NOTEBOOK}.ipynb").read_text())
-    outputs = "".join(o.get("text", "") if isinstance(o.get("text", ""), str) else "".join(o["text"])
-                      for c in graded["cells"] if c["cell_type"] == "code" for o in c.get("outputs", []))
-    assert "CNNLIB_MAX_EPOCHS=30 caps training at 30 of the 100 epochs" in outputs
+    if "capped_epochs" in CLASSES["05_exercises"].STUDENTS:
+        graded = json.loads((course / "autograded" / "capped_epochs" / "05_exercises" / "exercises.ipynb").read_text())
+        outputs = "".join(o.get("text", "") if isinstance(o.get("text", ""), str) else "".join(o["text"])
+                          for c in graded["cells"] if c["cell_type"] == "code" for o in c.get("outputs", []))
+        assert "CNNLIB_MAX_EPOCHS=30 caps training at 30 of the 100 epochs" in outputs
     # the phase times the grader logs are there, and consistent, for scripts/bench_grading.py's profile
     phases = load_script("bench_grading").profile(course)
+    n = sum(map(len, students.values()))
     assert set(phases) == {"autograde", "generate_feedback", "kernel start", "cells", "kernel stop", "run"}
     assert all(v > 0 for v in phases.values()), phases
     assert phases["kernel start"] + phases["cells"] + phases["kernel stop"] <= phases["autograde"], phases
-    assert (phases["autograde"] + phases["generate_feedback"]) * len(students) <= phases["run"], phases
+    assert (phases["autograde"] + phases["generate_feedback"]) * n <= phases["run"], phases
 
 
 def free_port() -> int:
@@ -267,7 +342,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_autograde_example_class_on_postgres(tmp_path):
+def test_autograde_example_classes_on_postgres(tmp_path):
     if not PG_BIN:
         missing_tool("no PostgreSQL server installed (no /usr/lib/postgresql/*/bin/pg_ctl); "
                      "`apt-get install postgresql` to run the gradebook on PostgreSQL too")
@@ -316,7 +391,7 @@ CLASS_FILES = [
 ]
 #: grading files that belong in git
 COURSE_FILES = ["autograded/README.md", "release/05_exercises/exercises.ipynb", "nbgrader_config.py",
-                "tests/submissions/answers.py", "scripts/autograde.py", "source/05_exercises/exercises.ipynb",
+                "tests/submissions/a05_exercises.py", "scripts/autograde.py", "source/05_exercises/exercises.ipynb",
                 "scripts/course_nbgrader.py", "scripts/sandbox_kernel.py", "scripts/kernel_guard.py",
                 "scripts/submission_check.py", "tests/hostile/corpus.py", "tests/hostile/build.py",
                 "tests/test_hostile.py"]

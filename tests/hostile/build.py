@@ -11,7 +11,7 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE.parent))
 
 from hostile import corpus  # noqa: E402
-from submissions.answers import ASSIGNMENT, NOTEBOOK  # noqa: E402
+from submissions.a05_exercises import ASSIGNMENT, NOTEBOOK  # noqa: E402
 
 
 def _make_submissions():

@@ -1,6 +1,6 @@
 """A class of hostile and broken submissions for 05_exercises, graded end to end by tests/test_hostile.py.
 
-Each student is built from the released notebook like the example class (tests/submissions/answers.py:
+Each student is built from the released notebook like the example class (tests/submissions/a05_exercises.py:
 ``SOLUTION``, ``BLANK`` or code per solution cell), optionally followed by an ``edit`` of the notebook JSON
 (cells added, deleted, duplicated, retyped; tests edited), ``raw`` bytes instead of a notebook, and extra
 ``files`` next to it. ``expected`` is what each graded cell must score; ``review`` whether the run summary
@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Callable
 
-from submissions.answers import BLANK, POINTS, SOLUTION  # the example class's markers and points
+from submissions.a05_exercises import BLANK, POINTS, SOLUTION  # the example class's markers and points
 
 #: a correct learning curve, short (5 epochs: the minimum the tests accept)
 CURVE_5 = '''

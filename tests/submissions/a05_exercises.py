@@ -1,22 +1,15 @@
-"""Example class for the graded exercises (05_exercises): what each made-up student wrote in the three
-solution cells, and the points the autograder must give each graded cell.
-
-`scripts/make_submissions.py` builds every student's notebook from the *released* notebook
-(release/05_exercises/exercises.ipynb) by replacing the source of its solution cells, so the examples
-never drift from release/: ``SOLUTION`` is the instructor's solution taken from source/ (markers
-removed), ``BLANK`` leaves the released stub (``raise NotImplementedError()``), anything else is the
-student's code. `make example-submissions` writes them to submitted/; tests/test_autograde.py grades
-them and compares the gradebook with ``EXPECTED``.
+"""Example class of 05_exercises (the format: tests/submissions/common.py): what each made-up student
+wrote in the three solution cells, and the points the autograder must give each graded cell.
 
 Points: ex1_shape 1, ex1_pooling 2, ex2_block 2, ex2_net 1, ex3_history 2, ex3_best_epoch 1, ex3_figure 1.
 Students train for 6 epochs (at least 5 are required) to keep grading the class quick.
 """
 from __future__ import annotations
 
+from submissions.common import BLANK, SOLUTION, full_points
+
 ASSIGNMENT = "05_exercises"
 NOTEBOOK = "exercises"
-SOLUTION = "<the instructor's solution>"
-BLANK = "<the released stub>"
 
 POINTS = {"ex1_shape": 1, "ex1_pooling": 2, "ex2_block": 2, "ex2_net": 1,
           "ex3_history": 2, "ex3_best_epoch": 1, "ex3_figure": 1}
@@ -30,9 +23,8 @@ best_epoch = history.best_epoch("val_loss")
 '''
 
 
-def points(**lost: int) -> dict[str, int]:
-    """Full points except the cells given (cell=points obtained)."""
-    return {**POINTS, **lost}
+def points(**got: int) -> dict[str, int]:
+    return full_points(POINTS, **got)
 
 
 #: student -> (what is special about the submission, answers by solution cell, expected points by graded cell)
