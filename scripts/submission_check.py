@@ -191,6 +191,7 @@ def chain_attrs(node: ast.AST) -> list[str]:
 class Scanner(ast.NodeVisitor):
     def __init__(self, aliases: dict[str, str], protected_names: set[str]):
         self.aliases = dict(aliases)       # local name -> real dotted module (or object) name
+        self.expected = dict(aliases)      # what the instructor's cells bind those names to
         self.protected_names = protected_names
         self.findings: list[Finding] = []
         self.depth = 0                     # function nesting (module-level bindings matter for shadowing)
@@ -244,9 +245,10 @@ class Scanner(ast.NodeVisitor):
         if self.depth and name not in self.globals_declared:
             return
         if name in self.protected_names:
-            expected = COURSE_ALIASES.get(name)
-            if real is not None and expected is not None and real == expected:
-                return  # re-importing the same module under the same name
+            # re-importing what the instructor's cells import under that name (`import scipy`, `import
+            # numpy as np`) binds the same object: harmless
+            if real is not None and real == self.expected.get(name, name):
+                return
             self.flag(node, f"rebinds `{name}`, which the tests use")
 
     def _bind_target(self, target: ast.AST) -> None:
@@ -481,6 +483,27 @@ class NotebookScanner:
         return sorted(self.scanner.findings, key=lambda f: f.line)
 
 
+def course_aliases_for(source_nb: dict) -> dict[str, str]:
+    """COURSE_ALIASES and the names the instructor's (non-solution) code cells of ``source_nb`` import."""
+    aliases = dict(COURSE_ALIASES)
+    for cell in source_nb["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.get("cell_type") != "code" or meta.get("solution"):
+            continue
+        try:
+            tree = ast.parse(python_source(_text(cell)))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for a in node.names:
+                    aliases[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                for a in node.names:
+                    aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+    return aliases
+
+
 def default_protected() -> set[str]:
     return set(HOSTILE_SHADOWS) | {"torch", "nn", "get_ipython"}
 
@@ -637,7 +660,7 @@ def sanitise(submitted: dict | None, release_nb: dict, source_nb: dict, trust: b
             new.update(execution_count=None, outputs=[])
         extras.setdefault(anchor, []).append(new)
 
-    scanner = NotebookScanner(COURSE_ALIASES, protected_names_for(source_nb))
+    scanner = NotebookScanner(course_aliases_for(source_nb), protected_names_for(source_nb))
     rebuilt = list(extras.get(None, []))
     for cell in out["cells"]:
         cell.pop("attachments", None)
