@@ -66,9 +66,14 @@ HERE = Path(__file__).resolve()
 MAX_EPOCHS = 30
 DB_ENV = "NBGRADER_DB_URL"
 PARENT_ENV = "CNN_GRADER_PID"
-#: what decides a grade besides the submission and the assignment: a change to any of these regrades
-GRADER_FILES = ("scripts/course_nbgrader.py", "scripts/kernel_guard.py", "scripts/sandbox_kernel.py",
-                "scripts/submission_check.py", "cnnlib/grading.py", "cnnlib/train.py")
+#: what decides a grade besides the submission and the assignment (globs relative to the repository):
+#: the grader, every module of cnnlib (the notebooks' cells and tests import any of them) and the pinned
+#: library versions. A change to any of these regrades.
+GRADER_FILES = ("scripts/autograde.py", "scripts/course_nbgrader.py", "scripts/kernel_guard.py",
+                "scripts/sandbox_kernel.py", "scripts/submission_check.py", "cnnlib/*.py", "requirements.txt",
+                "pyproject.toml")
+#: what nbgrader's exchange writes next to a submission (not the student): kept for the feedback
+EXCHANGE_FILES = ("timestamp.txt", "submission_secret.txt")
 STAGING = ".staging"  # autograded/.staging/: sanitised copies of the submissions being graded
 if str(HERE.parent) not in sys.path:  # submission_check, course_nbgrader (when loaded by the tests)
     sys.path.append(str(HERE.parent))
@@ -415,7 +420,12 @@ def sync_gradebook(root: Path, env: dict, assignment_ids: list[str], students: l
             gb.update_or_create_student(student)
 
 
-def fingerprint(root: Path, student: str, assignment: str, options: dict) -> str:
+def grader_files(repo: Path = HERE.parents[1]) -> list[Path]:
+    """The files of GRADER_FILES, sorted."""
+    return sorted({p for pattern in GRADER_FILES for p in repo.glob(pattern) if p.is_file()})
+
+
+def fingerprint(root: Path, student: str, assignment: str, options: dict, repo: Path = HERE.parents[1]) -> str:
     """What a grade depends on: the submitted files, the assignment's source and release notebooks, the
     grading code and the grading options. The same fingerprint means the same grade."""
     h = hashlib.sha256(json.dumps(options, sort_keys=True).encode())
@@ -424,9 +434,8 @@ def fingerprint(root: Path, student: str, assignment: str, options: dict) -> str
         for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
             if path.is_file() and ".ipynb_checkpoints" not in path.parts:
                 h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
-    for rel in GRADER_FILES:
-        path = HERE.parents[1] / rel
-        h.update(rel.encode() + b"\0" + (path.read_bytes() if path.exists() else b""))
+    for path in grader_files(repo):
+        h.update(str(path.relative_to(repo)).encode() + b"\0" + path.read_bytes() + b"\0")
     config = root / "nbgrader_config.py"
     h.update(config.read_bytes() if config.exists() else b"")
     return h.hexdigest()
@@ -438,9 +447,9 @@ def marker_path(root: Path, student: str, assignment: str) -> Path:
 
 def stage_submission(root: Path, student: str, assignment: str, trust: bool = False) -> tuple[Path, dict]:
     """A private copy of the submission for nbgrader to grade: each notebook of the assignment rebuilt and
-    scanned by scripts/submission_check.py, the submission's timestamp, nothing else (files a student adds
-    next to the notebook, say a fake ``cnnlib/`` package, never reach the grading kernel). Returns the
-    staging folder (nbgrader's submitted_directory) and the review record."""
+    scanned by scripts/submission_check.py, the exchange's timestamp and secret, nothing else (files a
+    student adds next to the notebook, say a fake ``cnnlib/`` package, never reach the grading kernel).
+    Returns the staging folder (nbgrader's submitted_directory) and the review record."""
     import submission_check as sc
 
     stage = root / "autograded" / STAGING / f"{student}.{assignment}.{os.getpid()}.{threading.get_ident()}"
@@ -464,12 +473,13 @@ def stage_submission(root: Path, student: str, assignment: str, trust: bool = Fa
         review["notebooks"][Path(name).stem] = {"scan": report.to_dict(), "owner": owner}
     if src.is_dir():
         ignored = sorted(str(p.relative_to(src)) for p in src.rglob("*")
-                         if p.is_file() and p.name not in released and p.name != "timestamp.txt")
+                         if p.is_file() and p.name not in released and p.name not in EXCHANGE_FILES)
         if ignored:
             review["notes"].append(f"not graded, not copied: {', '.join(ignored[:10])}"
                                    f"{' ...' if len(ignored) > 10 else ''}")
-        if (src / "timestamp.txt").is_file():
-            shutil.copy(src / "timestamp.txt", dest / "timestamp.txt")
+        for name in EXCHANGE_FILES:  # feedback/ needs both: release_feedback names the file by the secret
+            if (src / name).is_file():
+                shutil.copy(src / name, dest / name)
     return stage, review
 
 

@@ -132,6 +132,44 @@ def test_a_failed_student_is_retried_once(tmp_path):
     assert not always.ok and always.attempts == 2 and "exited with 1" in always.error
 
 
+LOADED_BY_GRADING = r"""
+import json, sys
+sys.path.insert(0, {scripts!r})
+import autograde, course_nbgrader, submission_check, kernel_guard, sandbox_kernel
+import cnnlib, cnnlib.grading, cnnlib.checks, cnnlib.data, cnnlib.models, cnnlib.plots, cnnlib.train
+import cnnlib.conv, cnnlib.pool, cnnlib.shapes
+print(json.dumps([getattr(m, "__file__", None) for m in list(sys.modules.values())]))
+"""
+
+
+def test_fingerprint_covers_every_course_file_a_grade_depends_on(tmp_path):
+    """Every file of this repository that the grader or a grading kernel imports is in the fingerprint
+    that decides whether a student is regraded (cnnlib/data.py and models.py were missing once)."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", LOADED_BY_GRADING.format(scripts=str(ROOT / "scripts"))],
+                         capture_output=True, text=True, check=True).stdout
+    files = {Path(f).resolve() for f in json.loads(out) if f}
+    loaded = {f for f in files if f.is_file() and f.is_relative_to(ROOT) and not f.is_relative_to(ROOT / ".venv")}
+    covered = set(autograde.grader_files())
+    assert loaded and loaded <= covered, f"not fingerprinted: {sorted(map(str, loaded - covered))}"
+    assert (ROOT / "cnnlib" / "data.py") in covered and (ROOT / "cnnlib" / "models.py") in covered
+    # ... and a change to any of them changes the fingerprint (on a copy of those files)
+    course = course_copy(tmp_path / "course")
+    repo = tmp_path / "repo"
+    for path in covered:
+        (repo / path.relative_to(ROOT)).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, repo / path.relative_to(ROOT))
+    options = {"max_epochs": 30}
+    before = autograde.fingerprint(course, "ann", "05_exercises", options, repo)
+    assert before == autograde.fingerprint(course, "ann", "05_exercises", options, repo)
+    for path in sorted(covered):
+        copy = repo / path.relative_to(ROOT)
+        copy.write_bytes(path.read_bytes() + b"\n# a comment changes nothing, but the grader cannot know that\n")
+        assert autograde.fingerprint(course, "ann", "05_exercises", options, repo) != before, path
+        shutil.copy(path, copy)
+
+
 def fork_server_env() -> dict:
     return {**os.environ, autograde.PARENT_ENV: str(os.getpid()), autograde.DB_ENV: "",
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
