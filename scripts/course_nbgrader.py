@@ -15,9 +15,14 @@
     (outputs untouched) and grading continues with the next cell;
   - processes a cell leaves behind are killed after the cell; a watchdog kills the kernel's processes
     when together they hold more memory than the limit (cgroups do it exactly where available);
-  - per-cell output is capped (and messages from the kernel larger than 64 MB are refused), the whole
-    notebook has a wall-time budget, and comm messages (widgets) are ignored, so a cell cannot reroute
-    the output of a later cell.
+  - per-cell output is capped (and messages from the kernel larger than 64 MB are refused), and comm
+    messages (widgets) are ignored, so a cell cannot reroute the output of a later cell;
+  - time limits count the kernel's own time (scripts/cell_clock.py: wall time minus its waits for a busy
+    CPU), so a grade does not depend on what else the machine runs: a cell whose own time passes the cell
+    timeout is interrupted (and its kernel restarted if it does not stop), and the notebook has an own-time
+    budget. Wall time is only a backstop (``wall_factor`` x the timeout): a cell that reaches it while its
+    own time is within budget was starved by the machine, not slow: the student's grading fails (and is
+    retried, then reported as failed by scripts/autograde.py) instead of scoring 0.
 
 ``HideHiddenTests``  runs in ``nbgrader generate_feedback``: every output line of every cell that quotes a
                     line of a hidden test (in a traceback, or printed by the student's own code from
@@ -27,6 +32,7 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import fcntl
 import hashlib
 import hmac
@@ -57,6 +63,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.append(str(HERE))
 import sandbox_kernel  # noqa: E402
+from cell_clock import CellClock  # noqa: E402
 from sandbox_kernel import alive, kill_all, processes_of  # noqa: E402
 
 KERNEL_NAME = "cnn-course-grading"
@@ -66,6 +73,10 @@ INTEGRITY = "GradingIntegrityError"
 NOT_RUN = "NotRunByGrader"
 KERNEL_DIED = "KernelDiedError"
 IS_ROOT = os.geteuid() == 0
+
+
+class MachineTooBusy(RuntimeError):
+    """A cell reached the wall-time backstop within its own-time budget: regrade, do not score."""
 
 
 def error_output(ename: str, evalue: str) -> NotebookNode:
@@ -278,6 +289,25 @@ class GuardedExecute(Execute):
                        help="first uid reserved for grading kernels (run as root)").tag(config=True)
     uid_count = Integer(1000, help="how many uids from uid_base").tag(config=True)
     probe_timeout = Integer(60, help="seconds the kernel has to answer an integrity probe").tag(config=True)
+    wall_factor = Float(6.0, help="wall-time backstop of a cell, as a multiple of its own-time timeout (a cell "
+                        "that reaches it within its own-time budget fails the student's grading, for a "
+                        "retry, instead of scoring 0)").tag(config=True)
+    interrupt_grace = Integer(10, help="own-time seconds a cell has to stop after the timeout's interrupt, "
+                              "before its kernel is restarted").tag(config=True)
+
+    @default("startup_timeout")
+    def _default_startup_timeout(self) -> int:
+        # the kernel imports torch before it answers: on a busy machine that takes far more than nbclient's 60 s
+        return 600
+
+    @default("iopub_timeout")
+    def _default_iopub_timeout(self) -> int:
+        # a cell's outputs (its error, which decides the score) may trail its reply on a busy machine
+        return 120
+
+    @default("raise_on_iopub_timeout")
+    def _default_raise_on_iopub_timeout(self) -> bool:
+        return True  # outputs lost would make a failing test cell pass
 
     @default("shutdown_kernel")
     def _default_shutdown_kernel(self) -> str:
@@ -504,6 +534,8 @@ class GuardedExecute(Execute):
         self._watch = builtin_names_read([c.source for c in nb.cells if utils.is_grade(c) and c.cell_type == "code"])
         self.report = {"integrity": [], "crashes": [], "not_run": [], "notes": []}
         self._uid, self._uid_lock, self._cgroups, self._watchdog_note = None, None, [], ""
+        self._budget, self._clock = self.timeout or 120, None
+        self.timeout = int(self._budget * self.wall_factor)  # nbclient's own (wall-time) limit: the backstop
         t0 = time.monotonic()
         if self.sandbox:
             self._sandbox_start()
@@ -514,6 +546,7 @@ class GuardedExecute(Execute):
                 self._run_cells()
                 t2 = time.monotonic()
         finally:
+            self.timeout = self._budget
             if self.sandbox:
                 self._sandbox_stop()
         # the fixed cost of a notebook, for scripts/bench_grading.py's profile (kernel start includes the
@@ -575,7 +608,7 @@ class GuardedExecute(Execute):
     def _run_cells(self) -> None:
         meta = self.nb.metadata.get(META, {})
         not_graded = meta.get("not_graded", {})
-        start = time.monotonic()
+        own_total = 0.0
         self._replay: list[int] = []
         restarts, tampered, stopped = 0, "", ""
         for index, cell in enumerate(self.nb.cells):
@@ -593,20 +626,20 @@ class GuardedExecute(Execute):
             if is_grade and grade_id in not_graded:
                 cell.outputs.append(error_output(INTEGRITY, f"not graded: {not_graded[grade_id]}"))
                 continue
-            if time.monotonic() - start > self.notebook_timeout:
+            if own_total > self.notebook_timeout:
                 stopped = f"the notebook ran out of its {self.notebook_timeout} s time budget"
                 self.report["notes"].append(stopped)
                 if is_grade:
                     cell.outputs.append(error_output(NOT_RUN, f"not graded: {stopped}"))
                 continue
             crash, changes = "", []
-            self._watchdog_note = ""
-            t0 = time.monotonic()
+            self._watchdog_note = self._cell_note = ""
             try:
                 if is_grade:
                     changes = self._probe("enter")
                 if not changes:
-                    self.execute_cell(cell, index, store_history=True)
+                    with self._timed(grade_id):
+                        self.execute_cell(cell, index, store_history=True)
                     if is_grade:
                         changes = self._probe("leave")
                     else:
@@ -614,9 +647,17 @@ class GuardedExecute(Execute):
             except DeadKernelError:
                 crash = self._watchdog_note or self._oom_note() or \
                     "the kernel died while running this cell (a resource limit, os._exit, or a crash)"
-            except CellTimeoutError:
-                crash = f"this cell did not finish within {self.timeout} s and did not stop when interrupted"
-            self.log.info("cell %s: %.1f s%s", grade_id, time.monotonic() - t0, f" ({crash})" if crash else "")
+            except CellTimeoutError as err:
+                if "IOPub" in str(err):
+                    raise MachineTooBusy(f"{grade_id}: the kernel's output did not arrive within "
+                                         f"{self.iopub_timeout} s of its reply") from None
+                crash = f"this cell did not finish within {self._budget} s and did not stop when interrupted"
+            own = self._clock.own() if self._clock else 0.0
+            own_total += own
+            self.log.info("cell %s: %.1f s (own %.1f s)%s", grade_id, self._clock.wall() if self._clock else 0.0,
+                          own, f" ({crash})" if crash else "")
+            if self._cell_note and not crash:
+                cell.outputs.append(error_output("CellTimeoutError", self._cell_note))
             if changes:
                 tampered = self._tampering(changes, grade_id)
                 cell.outputs.append(error_output(INTEGRITY, f"not graded: {tampered}"))
@@ -630,6 +671,56 @@ class GuardedExecute(Execute):
                 if restarts > self.max_restarts or not self._restart():
                     stopped = f"the kernel crashed or hung {restarts} time(s); the rest of the notebook was not run"
                     self.report["notes"].append(stopped)
+
+    # -- the cell clock: own time, not wall time ---------------------------------------------------
+
+    def _kernel_main_pid(self) -> int | None:
+        """The process that runs the cells: the launcher's child when it switched uid, else the launcher."""
+        pid = self._kernel_pid()
+        if pid and self._uid is not None:
+            children = children_of(pid)
+            return children[0] if children else pid
+        return pid
+
+    @contextlib.contextmanager
+    def _timed(self, grade_id: str):
+        """Run a cell under its own-time limit (see the module docstring)."""
+        self._clock = clock = CellClock(self._kernel_main_pid())
+        done = threading.Event()
+        watcher = threading.Thread(target=self._watch_cell, args=(clock, done), daemon=True,
+                                   name=f"cell-clock-{grade_id}")
+        watcher.start()
+        try:
+            yield
+        finally:
+            done.set()
+            watcher.join()
+
+    def _watch_cell(self, clock: CellClock, done: threading.Event) -> None:
+        interrupted = False
+        while not done.wait(0.25):
+            own = clock.own()
+            if not interrupted and own > self._budget:
+                interrupted = True
+                self._cell_note = (f"this cell ran for more than {self._budget} s and was interrupted (its own time: "
+                                   f"time spent waiting for a busy CPU is not counted)")
+                self.log.warning("%s (wall %.0f s)", self._cell_note, clock.wall())
+                try:
+                    os.kill(clock.pid, signal.SIGINT)
+                except (OSError, TypeError):
+                    pass
+            elif interrupted and own > self._budget + self.interrupt_grace:
+                self._watchdog_note = (f"this cell ran for more than {self._budget} s and did not stop when "
+                                       f"interrupted: its kernel was restarted")
+                kill_all(self._kernel_processes)
+                return
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        """nbclient's wall-time limit (the backstop): the machine starved the cell if its own time is in budget."""
+        if self._clock is not None and self._clock.own() < self._budget:
+            raise MachineTooBusy(f"a cell ran {self._clock.wall():.0f} s of wall time but only {self._clock.own():.0f} "
+                                 f"s of its own: the grading machine is too busy; grade this student again")
+        return await super()._async_handle_timeout(timeout, cell)
 
     def _tampering(self, changes: list[str], grade_id: str) -> str:
         shown = "; ".join(changes[:5]) + (f"; and {len(changes) - 5} more" if len(changes) > 5 else "")
