@@ -61,6 +61,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cnnlib import cpu
+
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve()
 MAX_EPOCHS = 30
@@ -69,7 +71,7 @@ PARENT_ENV = "CNN_GRADER_PID"
 #: what decides a grade besides the submission and the assignment (globs relative to the repository):
 #: the grader, every module of cnnlib (the notebooks' cells and tests import any of them) and the pinned
 #: library versions. A change to any of these regrades.
-GRADER_FILES = ("scripts/autograde.py", "scripts/course_nbgrader.py", "scripts/kernel_guard.py",
+GRADER_FILES = ("scripts/autograde.py", "scripts/course_nbgrader.py", "scripts/cell_clock.py", "scripts/kernel_guard.py",
                 "scripts/sandbox_kernel.py", "scripts/submission_check.py", "cnnlib/*.py", "requirements.txt",
                 "pyproject.toml")
 #: what nbgrader's exchange writes next to a submission (not the student): kept for the feedback
@@ -519,6 +521,7 @@ def grade_one(root: Path, env: dict, student: str, assignment: str, retries: int
                 result.attempts = attempt
                 log.write(f"=== attempt {attempt}: autograde {assignment} for {student}\n")
                 log.flush()
+                attempt_start = log.tell()
                 steps = [("autograde", assignment, "--student", student, "--force",
                           f"--CourseDirectory.submitted_directory={stage}", *extra)]
                 if feedback:
@@ -531,6 +534,12 @@ def grade_one(root: Path, env: dict, student: str, assignment: str, retries: int
                     log.flush()
                     if proc.returncode:
                         result.error = f"nbgrader {step[0]} exited with {proc.returncode} (see {log_path.relative_to(root)})"
+                        with open(log_path, errors="replace") as f:
+                            f.seek(attempt_start)
+                            if "MachineTooBusy" in f.read():
+                                result.error = ("the grading machine was too busy to run a cell within its time "
+                                                "(not the student's fault): grade this student again, on a "
+                                                f"quieter machine (see {log_path.relative_to(root)})")
                         break
                 if not result.error:
                     graded = list((root / "autograded" / student / assignment).glob("*.ipynb"))
@@ -717,10 +726,10 @@ def main(argv: list[str] | None = None) -> int:
     threads = max(1, (os.cpu_count() or 2) // max(1, args.jobs))
     # nbgrader runs the `alembic` command when it creates a gradebook: put this venv's bin/ first on PATH
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    env = {**os.environ, "PATH": path, DB_ENV: db_url, "CNNLIB_MAX_EPOCHS": str(args.max_epochs),
+    env = cpu.apply({**os.environ, "PATH": path, DB_ENV: db_url, "CNNLIB_MAX_EPOCHS": str(args.max_epochs),
            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(threads)),
            "MKL_NUM_THREADS": os.environ.get("MKL_NUM_THREADS", str(threads)),
-           "PYTHONWARNINGS": "ignore", PARENT_ENV: str(os.getpid())}
+           "PYTHONWARNINGS": "ignore", PARENT_ENV: str(os.getpid())})  # + the course's OpenMP policy
     extra = []
     if args.timeout:
         extra.append(f"--Execute.timeout={args.timeout}")

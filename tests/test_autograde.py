@@ -170,6 +170,28 @@ def test_fingerprint_covers_every_course_file_a_grade_depends_on(tmp_path):
         shutil.copy(path, copy)
 
 
+def test_a_starved_cell_fails_the_grading_instead_of_scoring_zero(tmp_path):
+    """nbclient's wall-time backstop reached while the cell's own time is within budget: the machine was
+    too busy. GuardedExecute raises MachineTooBusy (nbgrader then writes no grade), and the run reports the
+    student as failed, with the reason, after a retry: never a silent 0."""
+    import asyncio
+
+    course_nbgrader = load_script("course_nbgrader")
+    ex = course_nbgrader.GuardedExecute()
+    ex._budget = 120
+    ex._clock = SimpleNamespace(own=lambda: 40.0, wall=lambda: 720.0)
+    with pytest.raises(course_nbgrader.MachineTooBusy, match="too busy"):
+        asyncio.run(ex._async_handle_timeout(720, None))
+
+    def starved(root, env, *argv, log=None):
+        log.write("[AutogradeApp | ERROR] MachineTooBusy: a cell ran 720 s of wall time but only 40 s of its own\n")
+        return SimpleNamespace(returncode=1)
+
+    result = autograde.grade_one(tmp_path, {}, "ann", "a1", retries=1, run=starved)
+    assert not result.ok and result.attempts == 2
+    assert "too busy" in result.error and "not the student's fault" in result.error, result.error
+
+
 def fork_server_env() -> dict:
     return {**os.environ, autograde.PARENT_ENV: str(os.getpid()), autograde.DB_ENV: "",
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
