@@ -346,7 +346,7 @@ def check_class(course: Path, db_url: str, students: dict[str, list[str]], proc:
             assert html.exists(), html
             text = html.read_text()
             assert "BEGIN HIDDEN TESTS" not in text, f"{html} shows hidden tests"
-            assert str(course) not in text, f"{html} shows the grading machine's paths"
+            assert str(course) not in text and str(ROOT) not in text, f"{html} shows the grading machine's paths"
             assert (course / "autograded" / student / assignment / f"{a.NOTEBOOK}.ipynb").exists()
             log = (course / "autograded" / student / f"{assignment}.log").read_text()
             assert "database is locked" not in log

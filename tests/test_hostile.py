@@ -243,6 +243,23 @@ def test_hidden_tests_printed_by_a_student_are_scrubbed_from_feedback():
     assert out.cells[1].outputs[0]["text"].endswith("ok\n")
 
 
+def test_feedback_shows_no_path_of_the_grading_machine():
+    """Tracebacks through cnnlib or the libraries name files relative to the course and the Python install."""
+    import nbformat
+
+    grading = str(ROOT / "cnnlib" / "grading.py")
+    torch_file = f"{sys.prefix}/lib/python3.11/site-packages/torch/nn/modules/module.py"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "check(net)", metadata={"nbgrader": {"grade": True, "grade_id": "t", "points": 1}}, outputs=[
+            nbformat.v4.new_output("error", ename="AssertionError", evalue=f"see {grading}",
+                                   traceback=[f"File {grading}:12, in check", f"File {torch_file}:1, in _call_impl"]),
+            nbformat.v4.new_output("stream", name="stdout", text=f"loaded {ROOT}/data/MNIST\n")])])
+    out, _ = course_nbgrader.HideHiddenTests().preprocess(nb, {})
+    text = json.dumps(out.cells[0].outputs)
+    assert str(ROOT) not in text and sys.prefix not in text, text
+    assert "cnnlib/grading.py:12" in text and "torch/nn/modules/module.py" in text and "data/MNIST" in text
+
+
 # -- the static scan on its own ----------------------------------------------------------------------------
 
 TAMPERING = {
