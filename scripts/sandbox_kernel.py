@@ -38,12 +38,14 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from cnnlib import cpu
+
 ENV_UID, ENV_HIDE, ENV_CGROUPS, ENV_LIMITS = ("CNN_SANDBOX_UID", "CNN_SANDBOX_HIDE", "CNN_SANDBOX_CGROUPS",
                                               "CNN_SANDBOX_LIMITS")
 #: environment variables the kernel may see (everything else of the grader's environment is dropped)
 KEEP_ENV = ("LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH", "PYTHONHASHSEED", "PYTHONWARNINGS",
             "CNNLIB_MAX_EPOCHS", "CNNLIB_DATA", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-            "JPY_PARENT_PID", "JPY_SESSION_NAME", "MPLBACKEND", "NBGRADER_EXECUTION")
+            "JPY_PARENT_PID", "JPY_SESSION_NAME", "MPLBACKEND", "NBGRADER_EXECUTION") + tuple(cpu.POLICY)
 
 
 @dataclass

@@ -7,6 +7,10 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from cnnlib import cpu
+
+cpu.apply()  # the course's OpenMP policy, before anything imports torch (it is read once, at load)
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "tests" / "_out"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
