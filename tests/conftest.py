@@ -47,7 +47,7 @@ def pytest_terminal_summary(terminalreporter):
     if NOTEBOOK_TIMES:
         terminalreporter.section("notebook execution times")
         for name, seconds, budget in NOTEBOOK_TIMES:
-            terminalreporter.write_line(f"{seconds:7.1f} s  (budget {budget:5.0f} s)  {name}")
+            terminalreporter.write_line(f"{seconds:7.1f} s own time  (budget {budget:5.0f} s)  {name}")
 
 
 def load_script(name: str):
