@@ -6,14 +6,15 @@ caught whatever name reached it (``np.convolve``, ``from numpy import convolve a
 ``import scipy.signal as ss``, ``getattr(np, "convolve")``)::
 
     from cnnlib import forbid
-    y = forbid.call(my_conv1d, x, w, padding=2, case="padding=2",
-                    forbidden=("numpy.convolve", "scipy", "torch", "cnnlib.conv"))
+    y, problem = forbid.run(my_conv1d, x, w, padding=2, case="padding=2",
+                            forbidden=("numpy.convolve", "scipy", "torch", "cnnlib.conv"))
+    assert problem is None, problem
 
 A forbidden name is a module (``"scipy"``, ``"cnnlib.conv"``: any function defined in it or below it) or
-one function (``"numpy.convolve"``, ``"cnnlib.shapes.conv_output_size"``). ``call`` also turns an
-exception of the student's code into an ``AssertionError`` that names the case, fails if the function
-modified an array or list it was given, and sends what the function writes to stderr to stdout (nbgrader
-scores a test cell with stderr output 0). The profiler and torch modes in place before are restored in
+one function (``"numpy.convolve"``, ``"cnnlib.shapes.conv_output_size"``). ``run`` also turns an
+exception of the student's code into a message that names the case and the student's line, reports an
+array or list argument the function modified, and sends what the function writes to stderr to stdout
+(nbgrader scores a test cell with stderr output 0). The profiler and torch modes in place before are restored in
 every case, so the grading kernel's integrity guard (scripts/kernel_guard.py) sees nothing changed.
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ import contextlib
 import copy
 import importlib
 import sys
+import traceback
 import types
 import warnings
 
@@ -144,30 +146,49 @@ def _unchanged(before, after) -> bool:
     return type(before) is type(after) and before == after
 
 
-def call(fn, *args, case: str, forbidden=(), **kwargs):
-    """``fn(*args, **kwargs)``, failing with an ``AssertionError`` that names ``case`` if it raised, called
-    anything of ``forbidden`` or modified an array or list argument."""
-    __tracebackhide__ = True  # IPython and pytest show the test's line, not this helper's
+def _where(error: BaseException, fn) -> str:
+    """`` (line N: code)`` of the deepest frame of the traceback in the file that defines ``fn``."""
+    filename = getattr(getattr(fn, "__code__", None), "co_filename", None)
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == filename]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    return f" (line {frame.lineno}: {frame.line.strip()})" if frame.line else f" (line {frame.lineno})"
+
+
+def run(fn, *args, case: str, forbidden=(), **kwargs):
+    """``(fn(*args, **kwargs), None)``, or ``(None, problem)``: a message naming ``case`` if ``fn`` raised,
+    called anything of ``forbidden`` or modified an array or list argument. A test cell asserts on the
+    problem itself, so its traceback ends in the test, not in this module or the student's stack."""
     name = getattr(fn, "__name__", "your function")
     before = [(i, _snapshot(a)) for i, a in enumerate(args)] + [(k, _snapshot(a)) for k, a in kwargs.items()]
-    error = None
+    error, result = None, None
     with warnings.catch_warnings(), contextlib.redirect_stderr(sys.stdout):
         warnings.simplefilter("ignore")
         with watch(forbidden) as w:
             try:
                 result = fn(*args, **kwargs)
-            except Exception as err:  # noqa: BLE001 (reported below, without the grading traceback)
+            except Exception as err:  # noqa: BLE001 (reported as a message, without the traceback)
                 error = err
     if w.hits:
         used = ", ".join(f"{rule} ({where})" if where != rule.rpartition(".")[2] else rule
                          for rule, where in w.hits.items())
-        raise AssertionError(f"{case}: {name} called {used}, which this exercise does not allow "
-                             f"(not allowed: {', '.join(forbidden)})")
+        return None, (f"{case}: {name} called {used}, which this exercise does not allow "
+                      f"(not allowed: {', '.join(forbidden)})")
     if error is not None:
-        raise AssertionError(f"{case}: {name} raised {type(error).__name__}: {error}") from None
+        text = f": {error}" if str(error) else ""
+        return None, f"{case}: {name} raised {type(error).__name__}{text}{_where(error, fn)}"
     for key, old in before:
         new = args[key] if isinstance(key, int) else kwargs[key]
         if old is not None and not _unchanged(old, new):
             which = f"argument {key + 1}" if isinstance(key, int) else f"argument {key}="
-            raise AssertionError(f"{case}: {name} modified its {which}; it must leave its inputs unchanged")
+            return None, f"{case}: {name} modified its {which}; it must leave its inputs unchanged"
+    return result, None
+
+
+def call(fn, *args, case: str, forbidden=(), **kwargs):
+    """:func:`run`, raising ``AssertionError`` with the problem if there is one; else the result."""
+    result, problem = run(fn, *args, case=case, forbidden=forbidden, **kwargs)
+    if problem is not None:
+        raise AssertionError(problem)
     return result

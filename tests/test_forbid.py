@@ -104,7 +104,14 @@ def test_an_exception_becomes_an_assertion_naming_the_case():
         return x[len(x) + 5]
     with pytest.raises(AssertionError, match=r"^n=8, stride=3: broken raised IndexError: index 13") as err:
         forbid.call(broken, X, W, case="n=8, stride=3")
-    assert err.value.__cause__ is None and err.value.__suppress_context__
+    assert err.value.__cause__ is None and err.value.__context__ is None
+    assert "(line " in str(err.value) and "return x[len(x) + 5]" in str(err.value)
+
+
+def test_run_returns_the_result_or_the_problem():
+    assert forbid.run(loops, X, W, case="c", forbidden=CONV_RULES)[1] is None
+    result, problem = forbid.run(alias_from_import, X, W, case="n=8", forbidden=CONV_RULES)
+    assert result is None and problem.startswith("n=8: alias_from_import called numpy.convolve")
 
 
 @pytest.mark.parametrize("args", [(X.copy(), W.copy()), (list(X), list(W))])
