@@ -77,3 +77,28 @@ def run_autograde(course: Path, *args: str, timeout: int = 1500):
                           text=True, capture_output=True, timeout=timeout)
     print(proc.stdout[-6000:])
     return proc
+
+
+def cpu_hogs(n: int | None = None):
+    """A context manager: ``n`` processes (default: two per core) that keep a CPU busy each, until the
+    block ends: the machine as busy as a grading server with other work."""
+    import contextlib
+    import subprocess
+    import sys
+    import time
+
+    @contextlib.contextmanager
+    def hogs():
+        # each in a session of its own: with autogroup scheduling a session shares one CPU slice, and the
+        # grading kernels run in sessions of their own too
+        procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
+                 for _ in range(n or 2 * (os.cpu_count() or 2))]
+        try:
+            time.sleep(0.3)
+            yield procs
+        finally:
+            for proc in procs:
+                proc.kill()
+                proc.wait()
+
+    return hogs()

@@ -23,7 +23,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import ROOT, course_copy, load_script, missing_tool, run_autograde
+from conftest import ROOT, course_copy, cpu_hogs, load_script, missing_tool, run_autograde
 
 
 autograde = load_script("autograde")
@@ -394,6 +394,31 @@ def test_autograde_example_classes_on_sqlite(tmp_path):
     assert all(v > 0 for v in phases.values()), phases
     assert phases["kernel start"] + phases["cells"] + phases["kernel stop"] <= phases["autograde"], phases
     assert (phases["autograde"] + phases["generate_feedback"]) * n <= phases["run"], phases
+
+
+#: graded again with every core busy: the slowest correct answers (training) and a wrong one per class
+LOADED_STUDENTS = {"01_convolution": ["full"], "05_exercises": ["full", "capped_epochs"]}
+
+
+def test_autograde_grades_the_same_on_a_busy_machine(tmp_path):
+    """With two busy processes per core beside the grader, every cell scores what it scores on an idle
+    machine (the cell limits count the kernel's own time, not the time it waited for a CPU)."""
+    students = {a: [s for s in names if s in CLASSES[a].STUDENTS] for a, names in LOADED_STUDENTS.items()}
+    for assignment, a in CLASSES.items():  # one wrong answer of each class too
+        wrong = [s for s, (_, _, e) in sorted(a.STUDENTS.items()) if s != "blank" and e != a.POINTS]
+        students.setdefault(assignment, []).extend(wrong[:1])
+    course = make_course(tmp_path, students)
+    with cpu_hogs():
+        proc = run_autograde(course, "-j", "2", timeout=3000)
+    check_class(course, f"sqlite:///{course / 'gradebook.db'}", students, proc)
+    # the premise: the machine was busy (cells waited for a CPU longer than they ran)
+    import re
+
+    cells = [(float(w), float(o)) for log in course.glob("autograded/*/*.log")
+             for w, o in re.findall(r"cell \S+: ([\d.]+) s \(own ([\d.]+) s\)", log.read_text())]
+    slow = [(w, o) for w, o in cells if o > 1.0]
+    assert slow and sum(w for w, _ in slow) > 1.5 * sum(o for _, o in slow), \
+        f"the machine was not busy: (wall, own) {slow[:10]}"
 
 
 def free_port() -> int:

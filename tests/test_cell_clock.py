@@ -3,7 +3,6 @@ machine is (the reference: the process's own CPU time, for a single-threaded CPU
 time for a sleeping one)."""
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
@@ -11,24 +10,11 @@ import time
 
 import pytest
 
-from conftest import load_script
+from conftest import cpu_hogs, load_script
 
 cell_clock = load_script("cell_clock")
 CPU_SECONDS = 2.0
 BUSY = f"import time\nt = time.process_time()\nwhile time.process_time() - t < {CPU_SECONDS}: pass"
-
-
-@contextlib.contextmanager
-def cpu_hogs(n: int):
-    """``n`` processes that keep a CPU busy each, until the block ends."""
-    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
-    try:
-        time.sleep(0.3)
-        yield
-    finally:
-        for h in hogs:
-            h.kill()
-            h.wait()
 
 
 def run_timed(code: str) -> tuple[float, float]:
@@ -45,7 +31,7 @@ pytestmark = pytest.mark.skipif(not cell_clock.available(), reason="this kernel 
 
 
 def test_own_time_of_a_busy_process_ignores_a_loaded_machine():
-    with cpu_hogs(2 * (os.cpu_count() or 2)):
+    with cpu_hogs():
         wall, own = run_timed(BUSY)
     # the process needed CPU_SECONDS of CPU; it waited for a CPU most of the time
     assert wall > 1.5 * own, f"the machine was not loaded: wall {wall:.1f} s, own {own:.1f} s"
@@ -53,7 +39,7 @@ def test_own_time_of_a_busy_process_ignores_a_loaded_machine():
 
 
 def test_own_time_of_a_sleeping_process_is_its_wall_time():
-    with cpu_hogs(2 * (os.cpu_count() or 2)):
+    with cpu_hogs():
         wall, own = run_timed("import time; time.sleep(2)")
     assert own > 0.9 * wall and 1.9 < own < 4, (wall, own)
 
