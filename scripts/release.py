@@ -195,9 +195,10 @@ def graded_cells(nb: dict) -> list[str]:
             if c.get("metadata", {}).get("nbgrader", {}).get("grade") and c["cell_type"] == "code"]
 
 
-def validator(timeout: int = 120):
-    """An nbgrader Validator with this course's execution timeout (``nbgrader validate`` exits 0 even
-    when tests fail, so the checks here read the Validator's results instead)."""
+def validator(timeout: int = 720):
+    """An nbgrader Validator (``nbgrader validate`` exits 0 even when tests fail, so the checks here read
+    the Validator's results instead). Its per-cell limit is wall time: 6x the grader's 120 s of own time,
+    the grader's own backstop, so a busy machine slows validation without failing it."""
     from nbgrader.validator import Validator
     from traitlets.config import Config
 
