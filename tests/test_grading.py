@@ -361,6 +361,14 @@ def test_logits_block_rejects_activation_and_dropout(conv_fn, message):
         grading.check_logits_block(conv_fn)
 
 
+def test_the_lessons_block_earns_nothing():
+    """A cell that never redefined conv (it timed out, or crashed first) leaves the lesson's block."""
+    for check in (grading.check_dropout_block, grading.check_logits_block):
+        with pytest.raises(AssertionError, match=r"conv is still the lesson's block \(cnnlib.models.conv\)"):
+            check(models.conv)
+    grading.check_logits_block(drop_missing)  # the same code, written again, is an answer (without dropout)
+
+
 def test_block_and_logits_block_are_judged_apart():
     """Each mistake costs its own check: dropout before the ReLU leaves the logits block right, and
     dropout on the logits leaves the block right."""

@@ -8,9 +8,10 @@ must list the student for manual review. Cells that print ``LEAK`` report someth
 have kept from them: the test fails if any output contains that word.
 
 Points: ex1_shape 1, ex1_pooling 2, ex2_block 2, ex2_net 1, ex3_history 2, ex3_best_epoch 1, ex3_figure 1.
-Exercise 2's and 3's tests need Exercise 1's ``pool_cnn`` (``net = pool_cnn()`` in a locked cell), so a
-student whose Exercise 1 does not run keeps at most ex2_block's 2 points: that is the notebook's design,
-not the grader's.
+Each exercise is graded on its own: Exercise 2's tests build their own blocks from ``conv`` and Exercise 3
+trains the given ``simple_cnn``, so a student whose Exercise 1 does not run can still earn Exercises 2 and 3
+in full, and one whose Exercise 2 cell never redefines ``conv`` (it loops, crashes or does not compile)
+keeps Exercise 3. Exercise 2's points need a ``conv`` of the student's: the lesson's block earns none.
 """
 from __future__ import annotations
 
@@ -50,8 +51,6 @@ def points(**got: int) -> dict[str, int]:
 EX1 = dict(ex1_shape=1, ex1_pooling=2)
 EX2 = dict(ex2_block=2, ex2_net=1)
 EX3 = dict(ex3_history=2, ex3_best_epoch=1, ex3_figure=1)
-#: Exercise 3 with a correct curve, but a net without dropout (Exercise 2 did not define conv)
-EX3_NO_DROPOUT = dict(ex3_best_epoch=1, ex3_figure=1)
 
 
 @dataclass
@@ -245,6 +244,7 @@ import importlib, types
 _fake = types.ModuleType("fake")
 _fake.check_dropout_block = _fake.check_dropout_net = _fake.check_pool_swap = lambda *a, **k: None
 _fake.check_logits_shape = _fake.check_learning_curve = _fake.check_best_epoch = lambda *a, **k: None
+_fake.check_logits_block = lambda *a, **k: None
 _fake.check_curve_figure = lambda *a, **k: None
 _fake.trace = lambda net, x, train_mode=False: ([], None)
 _fake.DROPOUT_TYPES = (object,)
@@ -263,7 +263,7 @@ try:
 except NameError:
     DRY_RUN = False
 sep = chr(47)
-secrets = ("_g.check_pool_swap(pool_cnn)", "BEGIN HIDDEN", "nn.MaxPool2d(2),          # 8 x 7 x 7")
+secrets = ("_g.check_pool_swap(pool_cnn, n=5)", "BEGIN HIDDEN", "nn.MaxPool2d(2),          # 8 x 7 x 7")
 skip = {".venv", "venv", ".git", ".library", "site-packages", "node_modules", "__pycache__", "proc", "sys", "dev"}
 try:
     todo = [pathlib.Path(r) for r in ROOTS]
@@ -361,7 +361,7 @@ STUDENTS: dict[str, Student] = {
     # -- endless, greedy and crashing code ----------------------------------------------------------------
     "loop_forever": Student("an endless loop in Exercise 2's cell: it times out, the rest is graded",
                             {"ex1_solution": SOLUTION, "ex2_solution": LOOP_FOREVER, "ex3_solution": CURVE_5},
-                            points(**EX1, **EX3_NO_DROPOUT)),
+                            points(**EX1, **EX3)),
     "stubborn_loop": Student("an endless loop in Exercise 3 that ignores the interrupt: kernel restarted, "
                              "earlier cells replayed, the rest graded",
                              {"ex1_solution": SOLUTION, "ex2_solution": SOLUTION, "ex3_solution": STUBBORN_LOOP},
@@ -374,22 +374,22 @@ STUDENTS: dict[str, Student] = {
     "fork_bomb": Student("a fork bomb in Exercise 2 (hidden from the scan): capped by the process limits, the "
                          "children are killed after the cell",
                          {"ex1_solution": SOLUTION, "ex2_solution": FORK_BOMB, "ex3_solution": CURVE_5},
-                         points(**EX1, **EX3_NO_DROPOUT)),
+                         points(**EX1, **EX3)),
     "hidden_exit": Student("os._exit in Exercise 2, hidden from the scan: the kernel dies, is restarted with the "
                            "earlier cells replayed, and grading goes on",
                            {"ex1_solution": SOLUTION, "ex2_solution": HIDDEN_EXIT, "ex3_solution": CURVE_5},
-                           points(**EX1, **EX3_NO_DROPOUT), review=True),
+                           points(**EX1, **EX3), review=True),
     "os_exit": Student("os._exit at the end of a correct Exercise 1: the scan stops the cell, Exercise 1 "
                        "scores 0 and is flagged; the rest is graded",
                        {"ex1_solution": OS_EXIT, "ex2_solution": SOLUTION, "ex3_solution": BLANK},
-                       points(ex2_block=2), review=True),
+                       points(**EX2), review=True),
     # -- broken code --------------------------------------------------------------------------------------
-    "exception_ex1": Student("Exercise 1 raises; Exercise 2 still earns what does not depend on Exercise 1",
+    "exception_ex1": Student("Exercise 1 raises; Exercise 2, which does not depend on it, earns its points",
                              {"ex1_solution": EXCEPTION_EX1, "ex2_solution": SOLUTION, "ex3_solution": BLANK},
-                             points(ex2_block=2)),
+                             points(**EX2)),
     "syntax_error_ex2": Student("a syntax error in Exercise 2; Exercises 1 and 3 are graded",
                                 {"ex1_solution": SOLUTION, "ex2_solution": SYNTAX_ERROR_EX2, "ex3_solution": CURVE_5},
-                                points(**EX1, **EX3_NO_DROPOUT)),
+                                points(**EX1, **EX3)),
     "broken_json": Student("the file is not JSON: graded as handed in blank", {}, points(), review=True,
                            raw=b'{"cells": [ {"cell_type": "code", "source": "def pool_cnn(): ...'),
     "not_a_notebook": Student("valid JSON but not a notebook: graded as handed in blank", {}, points(), review=True,
