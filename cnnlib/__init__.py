@@ -13,5 +13,6 @@ Modules (each small, named for what it holds):
     train    seeding, device choice, the training loop with progress bar and history, evaluation
     plots    figures: images, learning curves, confusion matrices
     checks   self-checks and grading checks that print what matched and by how much
+    forbid   run a student's function in a test, failing on calls the exercise forbids (any alias)
 """
 __version__ = "0.1.0"
