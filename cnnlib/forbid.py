@@ -112,10 +112,13 @@ def watch(forbidden):
     with contextlib.ExitStack() as modes:
         if "torch" in w._prefixes:  # tensor methods and operators: torch ops that are no call into torch
             modes.enter_context(_torch_recorder(w))
-        sys.setprofile(w.profile)
+        hook = w.profile  # one bound method, so that it can be recognised afterwards
+        sys.setprofile(hook)
         try:
             yield w
         finally:
+            if sys.getprofile() is not hook:  # switched off from inside: nothing it did was seen
+                w._hit("sys.setprofile", "the watch on calls was switched off")
             sys.setprofile(previous)
 
 

@@ -159,6 +159,15 @@ def test_nothing_is_left_installed_after_an_exception_inside_watch():
     assert sys.getprofile() is None and len(_get_current_function_mode_stack()) == 0
 
 
+def test_switching_the_watch_off_fails():
+    def unwatched(x, w):
+        sys.setprofile(None)
+        return np.convolve(x, w, "valid")
+    with pytest.raises(AssertionError, match="sys.setprofile"):
+        forbid.call(unwatched, X, W, case="c", forbidden=CONV_RULES)
+    assert sys.getprofile() is None
+
+
 def test_an_unknown_forbidden_name_is_refused():
     with pytest.raises(ValueError, match="neither a module nor a function"):
         forbid.call(loops, X, W, case="c", forbidden=("numpy.no_such_function",))
