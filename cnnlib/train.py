@@ -69,8 +69,9 @@ def tune_cpu() -> bool:
 
 #: ``fit``'s precisions. "bf16" (bfloat16 autocast) is opt-in: about 1.6x faster epochs on a CPU with AMX
 #: (scripts/bench_training.py), but with torch 2.14.1 its convolution weight gradient is wrong
-#: (uninitialised memory, sometimes NaN) for a 3x3, stride-2, padding-1 convolution over a 1x1 input, a
-#: network students do build (tests/test_train.py::test_bf16_conv_weight_gradient_matches_fp32 records it).
+#: (uninitialised memory, sometimes NaN) wherever oneDNN computes bfloat16 (AVX-512 BF16 or AMX CPUs) for a
+#: 3x3, stride-2, padding-1 convolution over a 1x1 input, a network students do build
+#: (tests/test_train.py::test_bf16_conv_weight_gradient_matches_fp32 records it).
 #: Grading and the course notebooks train in float32.
 PRECISIONS = ("fp32", "bf16")
 
