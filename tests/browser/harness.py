@@ -1,5 +1,5 @@
 """A temporary nbgrader course, a JupyterLab server started the way `make lab` starts it, and headless
-Debian Chromium for Playwright. Used by tests/test_browser.py.
+Debian Chromium for Playwright. Used by tests/test_browser.py and tests/test_hub.py.
 
 Everything here cleans up after itself: the server is shut down through its API, then SIGTERM, then
 SIGKILL to its process group; the browser is closed by the caller's `with` block.
@@ -189,6 +189,17 @@ def launch_chromium(playwright, user_data_dir: Path, viewport=(1400, 1000)):
         str(user_data_dir), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
         viewport={"width": viewport[0], "height": viewport[1]},
     )
+
+
+def launch_browser(playwright):
+    """Headless Chromium with the closed-network flags, for several separate contexts (one per person)."""
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+
+
+def menu(page, top: str, item: str) -> None:
+    """In JupyterLab: click menu bar entry `top`, then its item `item` (exact labels)."""
+    page.locator(f".lm-MenuBar-itemLabel:text-is('{top}')").click()
+    page.locator(f".lm-Menu:visible .lm-Menu-itemLabel:text-is('{item}')").click()
 
 
 def png_report(path: Path) -> tuple[int, int, float]:
