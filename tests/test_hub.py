@@ -457,3 +457,22 @@ def _play_class(hub, server, browser, passwords, expect, shot, phase):
     phase("isolation checks")
     for context in contexts.values():
         context.close()
+
+
+def test_load_benchmark_runs_small():
+    """scripts/bench_hub.py (the load figure of BENCHMARKS.md) works: 2 students at once complete, every
+    submission reaches the exchange, the hub page answers meanwhile, and it leaves no account behind."""
+    reason = _missing()
+    if reason:
+        missing_tool(reason)
+    import subprocess
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_hub.py"), "--students", "2",
+                           "--timeout", "600", "--log", str(OUT / "bench_hub.log")],
+                          text=True, capture_output=True, timeout=1200)
+    print(proc.stdout[-3000:], proc.stderr[-3000:])
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "errors: 0; hung: 0; submissions in the exchange: 2" in proc.stdout
+    assert "under the load:" in proc.stdout
+    assert not [p.pw_name for p in pwd.getpwall() if p.pw_name.startswith("cnnhubb-")]
