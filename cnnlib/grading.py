@@ -6,7 +6,7 @@ shapes and the layer it ran in; module classes do not matter, so ``nn.MaxPool2d`
 ``nn.ReLU`` and ``F.relu``, ``nn.Dropout`` and ``F.dropout(x, p, self.training)`` in a module of your own
 all count the same. Outputs are compared with a reference computed from the network's own weights
 (ReLU of the convolution; dropout: about half zeroed, the rest doubled, in training mode only). Each
-exercise's checks judge only what that exercise asks: Exercise 2 builds its own networks from ``conv``,
+exercise's checks judge only what that exercise asks: Exercise 2 builds its own blocks with ``conv``,
 Exercise 3 trains a network that does not come from Exercises 1-2. Every check prints what it verified
 and raises ``AssertionError`` otherwise, naming the operation, layer and shape that failed (never the
 answer, never a path of the grading machine). Test cells reload this module before use, so the checks
