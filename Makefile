@@ -85,7 +85,7 @@ check-release: setup ## check release/ is up to date with source/ and holds no s
 validate: setup data ## nbgrader validate: source notebooks pass their tests, released ones fail them
 	$(PY) scripts/release.py validate
 
-example-submissions: setup ## write the example class (tests/submissions/answers.py) into submitted/
+example-submissions: setup ## write the example classes (tests/submissions/a<NN>_*.py) into submitted/
 	$(PY) scripts/make_submissions.py
 
 autograde: setup data $(if $(filter postgres,$(DB)),db-start) ## grade submitted/ into autograded/, feedback/, grades.csv (J=2 jobs; DB=postgres; FORCE=1 regrades all)
