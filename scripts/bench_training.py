@@ -441,10 +441,10 @@ def bench_recipe() -> None:
           f"= {gflop(epoch_flops):.0f} GFLOP per epoch")
     print(f"  this CPU's float32 peak (2048x2048 matmul, {peak['threads']} threads, best of 10): "
           f"{peak['gflops']:.0f} GFLOP/s -> compute floor {floor_s:.2f} s per epoch")
-    print(f"  measured: an epoch of fit {epoch_s:.1f} s (median over the seeds) = {epoch_s / floor_s:.0f}x the floor; "
+    print(f"  measured: an epoch of fit {epoch_s:.1f} s (median over the seeds) = {epoch_s / floor_s:.1f}x the floor; "
           f"its {prof['steps']} training steps alone on one fixed batch {prof['steps_s']:.1f} s "
           f"({gflop(50_000 * prof['train_flops_per_image']) / prof['steps_s']:.0f} GFLOP/s, "
-          f"{prof['steps_s'] / steps_floor_s:.0f}x their floor); the rest (batch cutting, validation pass, metrics) "
+          f"{prof['steps_s'] / steps_floor_s:.1f}x their floor); the rest (batch cutting, validation pass, metrics) "
           f"{epoch_s - prof['steps_s']:.1f} s")
     print("  a training step's time by op (torch.profiler, self time of 10 steps): "
           + ", ".join(f"{g} {v:.0%}" for g, v in prof["shares"].items()))
