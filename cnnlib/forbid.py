@@ -122,15 +122,21 @@ def watch(forbidden):
             sys.setprofile(previous)
 
 
-def _torch_recorder(w: Watch):
+def torch_mode(on_call):
+    """A ``TorchFunctionMode`` that calls ``on_call(func)`` for every torch operation run inside it (also
+    tensor methods and operators, which are no Python call into torch), then runs the operation."""
     from torch.overrides import TorchFunctionMode
 
     class Record(TorchFunctionMode):
         def __torch_function__(self, func, types_, args=(), kwargs=None):
-            w._hit("torch", getattr(func, "__qualname__", getattr(func, "__name__", repr(func))))
+            on_call(func)
             return func(*args, **(kwargs or {}))
 
     return Record()
+
+
+def _torch_recorder(w: Watch):
+    return torch_mode(lambda func: w._hit("torch", getattr(func, "__qualname__", getattr(func, "__name__", repr(func)))))
 
 
 def _snapshot(value):

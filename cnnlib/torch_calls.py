@@ -15,22 +15,11 @@ import contextlib
 from cnnlib import forbid
 
 
-def _mode(names: list[str]):
-    from torch.overrides import TorchFunctionMode
-
-    class Record(TorchFunctionMode):
-        def __torch_function__(self, func, types_, args=(), kwargs=None):
-            names.append(getattr(func, "__name__", repr(func)))
-            return func(*args, **(kwargs or {}))
-
-    return Record()
-
-
 @contextlib.contextmanager
 def record():
     """The names of the torch operations called inside the block (a list, in call order)."""
     names: list[str] = []
-    with _mode(names):
+    with forbid.torch_mode(lambda func: names.append(getattr(func, "__name__", repr(func)))):
         yield names
 
 
