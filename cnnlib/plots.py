@@ -64,20 +64,29 @@ def plot_history(history, title: str = "Learning curve", best: bool = True):
 
 
 def plot_confusion(cm, title: str = "Confusion matrix", labels=None):
-    """Heat map of a confusion matrix with the counts written in each cell."""
+    """Heat map of a confusion matrix with the counts written in each cell.
+
+    The off-diagonal cells (the errors) are coloured on their own scale and the diagonal is drawn in
+    gray: the correct counts are 100 times larger and would otherwise leave every error looking white.
+    """
     cm = np.asarray(cm)
     labels = list(range(len(cm))) if labels is None else labels
+    diagonal = np.eye(len(cm), dtype=bool)
+    errors = np.ma.masked_array(cm, mask=diagonal)
+    top = max(int(errors.max() or 0), 1)
+    cmap = plt.get_cmap("Reds").copy()
+    cmap.set_bad("lightgray")
     fig, ax = plt.subplots(figsize=(6, 5.5))
-    im = ax.imshow(cm, cmap="Blues")
+    im = ax.imshow(errors, cmap=cmap, vmin=0, vmax=top)
     for i in range(cm.shape[0]):
         for j in range(cm.shape[1]):
             ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
-                    color="white" if cm[i, j] > cm.max() / 2 else "black")
+                    color="white" if not diagonal[i, j] and cm[i, j] > top / 2 else "black")
     ax.set_xticks(range(len(labels)), labels)
     ax.set_yticks(range(len(labels)), labels)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title)
-    fig.colorbar(im, ax=ax)
+    fig.colorbar(im, ax=ax, label="errors (off-diagonal count; diagonal in gray)")
     fig.tight_layout()
     return fig
