@@ -340,20 +340,22 @@ class GuardedExecute(Execute):
         self._spec_dir = Path(tempfile.mkdtemp(prefix="cnn-grading-kernelspec-"))
         spec = self._spec_dir / KERNEL_NAME
         spec.mkdir()
-        argv = [sys.executable, str(HERE / "sandbox_kernel.py"), "-f", "{connection_file}",
-                "--HistoryManager.hist_file=:memory:"]
-        (spec / "kernel.json").write_text(json.dumps({
-            "argv": argv, "display_name": "cnn-course grading sandbox", "language": "python",
-            "interrupt_mode": "signal", "metadata": {"debugger": False}}))
         self._uid, self._uid_lock, self._cgroups = None, None, []
-        env = {sandbox_kernel.ENV_LIMITS: self._lim.to_env(),
-               sandbox_kernel.ENV_HIDE: os.pathsep.join(self._hide_paths())}
         if IS_ROOT:
             self._uid, self._uid_lock = allocate_uid(self.uid_base, self.uid_count)
             self._cgroups = make_cgroups(f"cnn-grading-{self._uid}", self._lim.memory_mb << 20, self._lim.processes)
-            env[sandbox_kernel.ENV_UID] = str(self._uid)
-            env[sandbox_kernel.ENV_CGROUPS] = os.pathsep.join(map(str, self._cgroups))
-        self._kernel_env = env
+        # the launcher's settings go through a file (root's, 0600, under the /tmp the kernel's namespace
+        # covers), never the environment: the kernel could read that back from /proc
+        settings = self._spec_dir / "settings.json"
+        fd = os.open(settings, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump({"uid": self._uid, "hide": self._hide_paths(), "cgroups": [str(c) for c in self._cgroups],
+                       "limits": self._lim.__dict__}, f)
+        argv = [sys.executable, str(HERE / "sandbox_kernel.py"), sandbox_kernel.SETTINGS_FLAG, str(settings),
+                "-f", "{connection_file}", "--HistoryManager.hist_file=:memory:"]
+        (spec / "kernel.json").write_text(json.dumps({
+            "argv": argv, "display_name": "cnn-course grading sandbox", "language": "python",
+            "interrupt_mode": "signal", "metadata": {"debugger": False}}))
         self._watchdog_stop = threading.Event()
         self._watchdog_note = ""
         self._watchdog = threading.Thread(target=self._watch_memory, name="grading-memory-watchdog", daemon=True)
@@ -442,8 +444,8 @@ class GuardedExecute(Execute):
         return self.km
 
     async def async_start_new_kernel(self, **kwargs):
-        if self.sandbox:
-            kwargs["env"] = {**os.environ, **self._kernel_env}
+        if self.sandbox:  # an allow-list built from scratch: nothing of the grader's environment (db URL, ...)
+            kwargs["env"] = sandbox_kernel.launcher_env()
         await super().async_start_new_kernel(**kwargs)
 
     start_new_kernel = run_sync(async_start_new_kernel)

@@ -3,27 +3,33 @@ private working folder and the course's private files out of sight.
 
 nbgrader never starts this file by hand: ``GuardedExecute`` (scripts/course_nbgrader.py) writes a
 kernelspec whose argv is ``python scripts/sandbox_kernel.py -f {connection_file}`` and passes the settings
-below through the environment. The launcher runs as the grader (root or not) and, in this order:
+below in a settings file (``--sandbox-settings FILE``: root's, mode 0600, in a folder the kernel's
+private /tmp covers). The grader starts the launcher with an allow-listed environment built from scratch
+(``launcher_env``), never its own. The launcher runs as the grader (root or not) and, in this order:
 
 1. reads the connection file and its settings, then builds the kernel's environment from an allow-list
-   (no gradebook URL, no PostgreSQL password, nothing else of the grader's environment);
+   (no gradebook URL, no PostgreSQL password, no settings, nothing else of the grader's environment);
 2. joins the per-kernel cgroups prepared by the grader (memory and process caps over *all* the kernel's
    processes), when the machine allows cgroups;
 3. as root: enters a private mount namespace where the course folders (source/ with the hidden tests and
    solutions, submitted/, autograded/, feedback/, the gradebook, ...) are covered by empty read-only
-   folders, /tmp, /var/tmp and /dev/shm are small private tmpfs, and /proc hides other users' processes;
+   folders, the world-writable folders (/tmp, /var/tmp, /dev/shm, /run/lock) are small private tmpfs,
+   /proc hides other users' processes, and a private IPC namespace takes SysV shared memory, message queues
+   and semaphores with it when the kernel ends;
 4. sets resource limits (address space, CPU seconds, processes, open files, file size, no core dumps);
 5. as root: drops to the grading uid/gid (a uid reserved for this one kernel; no supplementary groups,
    no_new_privs so no setuid program can raise it again) and arms a parent-death signal, so the kernel
    dies with the nbgrader process that started it;
-6. changes into a private, empty working folder (HOME, TMPDIR, MPLCONFIGDIR point there too) and starts
-   ipykernel in this very process (the limits and the uid stay).
+6. changes into a private, empty working folder (HOME, TMPDIR, MPLCONFIGDIR point there too) and execs
+   ipykernel in this very process (the limits and the uid stay) with the allow-listed environment only, so
+   ``/proc/self/environ`` holds nothing of the grader's; stdin/stdout/stderr become /dev/null and every
+   other descriptor is closed, so the kernel holds none of the grader's files (its log, say).
 
 Run as a normal user it does what it can without privileges: limits, private folder, clean environment.
 
-Settings (environment, all optional): CNN_SANDBOX_UID (the uid and gid to run as, root only),
-CNN_SANDBOX_HIDE (paths to cover, os.pathsep-separated), CNN_SANDBOX_CGROUPS (cgroup folders to join),
-CNN_SANDBOX_LIMITS (JSON, see ``Limits``).
+Settings (JSON file, all optional): uid (the uid and gid to run as, root only), hide (paths to cover),
+cgroups (cgroup folders to join), limits (see ``Limits``). Without ``--sandbox-settings`` the same are read
+from CNN_SANDBOX_UID, CNN_SANDBOX_HIDE (os.pathsep-separated), CNN_SANDBOX_CGROUPS, CNN_SANDBOX_LIMITS.
 """
 from __future__ import annotations
 
@@ -42,6 +48,10 @@ from cnnlib import cpu
 
 ENV_UID, ENV_HIDE, ENV_CGROUPS, ENV_LIMITS = ("CNN_SANDBOX_UID", "CNN_SANDBOX_HIDE", "CNN_SANDBOX_CGROUPS",
                                               "CNN_SANDBOX_LIMITS")
+SETTINGS_FLAG = "--sandbox-settings"
+#: world-writable folders that get a private tmpfs in the kernel's mount namespace (and that the grader
+#: sweeps for files of a released uid where there is none)
+SCRATCH = ("/dev/shm", "/tmp", "/var/tmp", "/run/lock")
 #: environment variables the kernel may see (everything else of the grader's environment is dropped)
 KEEP_ENV = ("LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH", "PYTHONHASHSEED", "PYTHONWARNINGS",
             "CNNLIB_MAX_EPOCHS", "CNNLIB_DATA", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
@@ -74,7 +84,7 @@ class Limits:
 # Linux system calls Python does not wrap (3.11)
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-CLONE_NEWNS = 0x00020000
+CLONE_NEWNS, CLONE_NEWIPC = 0x00020000, 0x08000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 4096, 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
 
@@ -99,8 +109,18 @@ def _prctl(option: int, arg: int) -> None:
 # the steps
 
 
+def launcher_env(source: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment the grader starts this launcher with: the allow-list only, built from scratch."""
+    source = os.environ if source is None else source
+    env = cpu.apply({k: source[k] for k in KEEP_ENV if k in source})
+    env.setdefault("LANG", "C.UTF-8")
+    env.update(PATH=f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin", HOME="/nonexistent")
+    return env
+
+
 def clean_env(private: Path) -> dict[str, str]:
-    env = {k: os.environ[k] for k in KEEP_ENV if k in os.environ}
+    env = cpu.apply({k: os.environ[k] for k in KEEP_ENV if k in os.environ})
+    env.setdefault("LANG", "C.UTF-8")
     bindir = str(Path(sys.executable).parent)
     env.update(PATH=f"{bindir}:/usr/local/bin:/usr/bin:/bin", HOME=str(private), TMPDIR=str(private / "tmp"),
                MPLCONFIGDIR=str(private / ".matplotlib"), XDG_CACHE_HOME=str(private / ".cache"),
@@ -191,14 +211,17 @@ def expose(tops: list[Path], needed: list[Path], stash: Path) -> list[str]:
 
 
 def private_mounts(limits: Limits, hide_paths: list[Path]) -> list[str]:
-    """Root only: a private mount namespace with private tmpfs scratch folders and the course hidden."""
+    """Root only: a private mount namespace with private tmpfs scratch folders and the course hidden, and a
+    private IPC namespace (SysV objects die with it)."""
+    _check(_libc.unshare(CLONE_NEWIPC), "unshare(CLONE_NEWIPC)")
     _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     needed = needed_paths()
     done = []
-    for scratch in ("/dev/shm", "/tmp", "/var/tmp"):
+    for scratch in SCRATCH:
         # never cover a scratch folder that holds the Python installation or cnnlib (a checkout in /tmp)
-        if Path(scratch).is_dir() and not any(Path(scratch) in n.parents for n in needed):
+        if Path(scratch).is_dir() and not Path(scratch).is_symlink() and \
+                not any(Path(scratch) in n.parents for n in needed):
             _mount("tmpfs", scratch, "tmpfs", MS_NOSUID | MS_NODEV, f"size={limits.tmp_mb}m,mode=1777")
             done.append(scratch)
     if "/dev/shm" in done:
@@ -333,16 +356,41 @@ def supervise(child: int, uid: int, parent: int) -> None:
     os._exit(code if code >= 0 else 128 - code)
 
 
+def read_settings(argv: list[str]) -> tuple[dict, list[str]]:
+    """The launcher's settings (``--sandbox-settings FILE``, else the CNN_SANDBOX_* variables) and the rest
+    of argv."""
+    if SETTINGS_FLAG in argv:
+        i = argv.index(SETTINGS_FLAG)
+        settings = json.loads(Path(argv[i + 1]).read_text())
+        return settings, argv[:i] + argv[i + 2:]
+    env = os.environ
+    return {"uid": int(env[ENV_UID]) if env.get(ENV_UID) else None,
+            "hide": [p for p in env.get(ENV_HIDE, "").split(os.pathsep) if p],
+            "cgroups": [g for g in env.get(ENV_CGROUPS, "").split(os.pathsep) if g],
+            "limits": json.loads(env[ENV_LIMITS]) if env.get(ENV_LIMITS) else {}}, argv
+
+
+def exec_kernel(conn_file: Path, extra: list[str], env: dict[str, str]) -> None:
+    """Replace this process by ipykernel: a fresh environ (/proc/self/environ shows only ``env``), and no
+    descriptor of the grader's (stdio on /dev/null, everything else closed)."""
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.closerange(3, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+    os.execve(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f", str(conn_file), *extra], env)
+
+
 def main(argv: list[str]) -> None:
+    settings, argv = read_settings(argv)
     if "-f" not in argv:
-        raise SystemExit("usage: sandbox_kernel.py -f CONNECTION_FILE [kernel options]")
+        raise SystemExit("usage: sandbox_kernel.py [--sandbox-settings FILE] -f CONNECTION_FILE [kernel options]")
     i = argv.index("-f")
     connection = Path(argv[i + 1]).read_text()
     extra = argv[:i] + argv[i + 2:]
-    limits = Limits.from_env()
-    uid = int(os.environ[ENV_UID]) if os.environ.get(ENV_UID) else None
+    limits = Limits(**{k: int(v) for k, v in (settings.get("limits") or {}).items()})
+    uid = settings.get("uid")
     as_root = os.geteuid() == 0 and uid is not None
-    hide_paths = [Path(p) for p in os.environ.get(ENV_HIDE, "").split(os.pathsep) if p]
+    hide_paths = [Path(p) for p in settings.get("hide") or []]
     parent = os.getppid()
     if as_root:
         child = os.fork()
@@ -350,7 +398,7 @@ def main(argv: list[str]) -> None:
             supervise(child, uid, parent)  # never returns
         parent = os.getppid()  # the supervisor
 
-    for group in filter(None, os.environ.get(ENV_CGROUPS, "").split(os.pathsep)):
+    for group in settings.get("cgroups") or []:
         try:
             Path(group, "cgroup.procs").write_text(str(os.getpid()))
         except OSError as err:  # the grader made it for this kernel: never run without the limits it sets
@@ -380,22 +428,16 @@ def main(argv: list[str]) -> None:
             os.chown(p, uid, uid)
 
     env = clean_env(private)
+    env["CNN_SANDBOX"] = json.dumps({"uid": uid if as_root else os.getuid(), "covered": len(notes)})
     # children the notebook forks and never waits for (a fork bomb's, killed by the grader after the cell)
-    # are reaped at once instead of lingering as zombies that count against the process limit
+    # are reaped at once instead of lingering as zombies that count against the process limit (an ignored
+    # signal stays ignored across exec)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     set_limits(limits, as_root)
     if as_root:
         drop_privileges(uid, parent)
     os.chdir(private)
-    os.environ.clear()
-    os.environ.update(env)
-    os.environ["CNN_SANDBOX"] = json.dumps({"uid": os.getuid(), "covered": len(notes)})
-    sys.path[:] = [p for p in sys.path if p and Path(p).resolve() != Path(__file__).resolve().parent]
-
-    from ipykernel.kernelapp import launch_new_instance
-
-    sys.argv = [sys.argv[0], "-f", str(conn_file), *extra]
-    launch_new_instance()
+    exec_kernel(conn_file, extra, env)
 
 
 if __name__ == "__main__":

@@ -97,7 +97,14 @@ def graded(tmp_path_factory):
     course = make_course(tmp_path_factory.mktemp("hostile"))
     before = set(grading_processes())
     start = time.perf_counter()
-    proc = run_autograde(course, "-j", "2", "--timeout", str(TIMEOUT))
+    # a secret in the grader's environment (next to NBGRADER_DB_URL, which the grader sets): env_fd_spy
+    # proves it absent from the kernel, not lucky
+    saved = os.environ.get("PGPASSWORD")
+    os.environ["PGPASSWORD"] = "fake-grader-secret-pw"
+    try:
+        proc = run_autograde(course, "-j", "2", "--timeout", str(TIMEOUT))
+    finally:
+        os.environ.pop("PGPASSWORD") if saved is None else os.environ.__setitem__("PGPASSWORD", saved)
     seconds = time.perf_counter() - start
     print(f"graded the hostile class ({len(corpus.STUDENTS)} students, -j 2, {TIMEOUT} s per cell) in {seconds:.0f} s")
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
@@ -192,6 +199,9 @@ def test_nothing_outside_the_submission_is_reached(graded):
         assert "LEAK" not in text, f"{student}: " + "\n".join(ln for ln in text.splitlines() if "LEAK" in ln)[:2000]
     spy = outputs(autograded(course, "spy"))
     assert "SPY-DONE" in spy, spy[-2000:]
+    # the environments (own, launcher's, init's) and open descriptors were looked at: nothing of the grader's
+    env_spy = outputs(autograded(course, "env_fd_spy"))
+    assert "ENV-FD-SPY-DONE" in env_spy and "environ of self read" in env_spy, env_spy[-2000:]
     uid = int(re.search(r"uid (\d+)", spy).group(1))
     assert uid in grading_uids(), spy
     # the planted package and torch.py were never next to the notebook that ran

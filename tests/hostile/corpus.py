@@ -352,6 +352,38 @@ for i in range(200_000):
     print("line", i, "." * 90)
 '''
 
+#: reads the environment of this process, of its parent (the launcher) and of init, and lists its open
+#: descriptors: LEAK for the gradebook URL, a password, root's home, the launcher's settings or a file of
+#: the grader's (its log) held open
+ENV_FD_SPY = r"""
+# What the kernel inherited from the grader: environments and open files
+import os, pathlib
+sep = chr(47)
+proc = pathlib.Path(sep + "proc")
+pids = ["self", "1", str(os.getppid())]
+marks = ("NBGRADER_DB_URL", "PGPASSWORD", "fake-grader-secret", "HOME=" + sep + "root", "CNN_SANDBOX_HIDE",
+         "CNN_SANDBOX_UID", "gradebook", "autograded", "submitted")
+for pid in pids:
+    try:
+        env = (proc / pid / "environ").read_bytes().decode(errors="ignore")
+    except OSError:
+        continue
+    print("environ of", pid, "read:", len(env), "bytes")
+    for mark in marks:
+        if mark in env:
+            print("LEAK environ", pid, mark)
+home = os.path.realpath(os.path.expanduser("~"))
+for fd in sorted((proc / "self" / "fd").iterdir(), key=lambda p: int(p.name)):
+    try:
+        target = os.readlink(fd)
+    except OSError:
+        continue
+    if target.startswith(sep) and not target.startswith(home + sep) and target != os.devnull \
+            and not target.startswith(sep + "proc" + sep) and not target.startswith(sep + "dev" + sep + "urandom"):
+        print("LEAK fd", fd.name, target)
+print("ENV-FD-SPY-DONE")
+"""
+
 FAKE_GRADING = '''"""A fake cnnlib.grading planted next to the notebook: every check passes."""
 def __getattr__(name):
     return lambda *a, **k: None
@@ -430,6 +462,10 @@ STUDENTS: dict[str, Student] = {
     "output_flood": Student("floods the output of a cell of its own (a 100 MB message, then 20 MB of lines)",
                             {"ex1_solution": SOLUTION, "ex2_solution": SOLUTION, "ex3_solution": BLANK},
                             points(**EX1, **EX2), edit=add_after("ex2_solution", FLOOD)),
+    # -- what the kernel inherits ---------------------------------------------------------------------------
+    "env_fd_spy": Student("reads its own, the launcher's and init's environment and lists its open descriptors",
+                          {"ex1_solution": SOLUTION, "ex2_solution": BLANK, "ex3_solution": BLANK},
+                          points(**EX1), edit=add_after("ex1_solution", ENV_FD_SPY)),
 }
 
 EXPECTED = {name: s.expected for name, s in STUDENTS.items()}
