@@ -46,6 +46,10 @@ c.Execute.interrupt_on_timeout = True
 # (nbgrader 0.9.6 declares Execute.execute_retries but never uses it: scripts/autograde.py retries a
 # failed student once instead, e.g. after a rare port collision between parallel kernels.)
 
+# HTML is sanitised wherever an instructor or a student opens a notebook as HTML (feedback, formgrader):
+# a submission's Markdown or outputs could carry <script>, event handlers or javascript: links.
+c.HTMLExporter.sanitize_html = True
+
 # The course's nbgrader plugins live in scripts/course_nbgrader.py: next to this file, or in the checkout
 # cnnlib is installed from (when this file was copied to another course folder, as the tests do).
 _spec = importlib.util.find_spec("cnnlib")

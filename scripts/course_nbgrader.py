@@ -32,14 +32,17 @@
 from __future__ import annotations
 
 import ast
+import base64
 import contextlib
 import fcntl
 import hashlib
 import hmac
+import html
 import json
 import os
 import pwd
 import grp
+import re
 import secrets
 import shutil
 import signal
@@ -48,6 +51,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -533,6 +537,7 @@ class GuardedExecute(Execute):
         self.reset_execution_trackers()
         self._check_assign_resources(resources)
         self._output_bytes, self._output_capped = {}, set()
+        self._cell_index, self._last_reply = None, None
         self._watch = builtin_names_read([c.source for c in nb.cells if utils.is_grade(c) and c.cell_type == "code"])
         self.report = {"integrity": [], "crashes": [], "not_run": [], "notes": []}
         self._uid, self._uid_lock, self._cgroups, self._watchdog_note = None, None, [], ""
@@ -556,6 +561,7 @@ class GuardedExecute(Execute):
         self.log.info("timing: kernel start %.2f s, cells %.2f s, kernel stop %.2f s",
                       t1 - t0, t2 - t1, time.monotonic() - t2)
         self.set_widgets_metadata()
+        sanitize_markdown_cells(self.nb)  # (the formgrader shows the autograded notebook's Markdown as it is)
         self.nb.metadata.setdefault(META, {})["report"] = self.report
         return self.nb, self.resources
 
@@ -640,9 +646,12 @@ class GuardedExecute(Execute):
                 if is_grade:
                     changes = self._probe("enter")
                 if not changes:
+                    self._cell_index, self._last_reply = index, None
                     with self._timed(grade_id):
-                        self.execute_cell(cell, index, store_history=True)
+                        # a graded cell stays out of the input history (In, _ih): student code cannot read it back
+                        self.execute_cell(cell, index, store_history=not is_grade)
                     if is_grade:
+                        self._pass_fail(cell, index)
                         changes = self._probe("leave")
                     else:
                         self._replay.append(index)
@@ -673,6 +682,30 @@ class GuardedExecute(Execute):
                 if restarts > self.max_restarts or not self._restart():
                     stopped = f"the kernel crashed or hung {restarts} time(s); the rest of the notebook was not run"
                     self.report["notes"].append(stopped)
+
+    async def _check_raise_for_error(self, cell, cell_index, exec_reply):
+        self._last_reply = exec_reply  # whether the cell raised: what a graded cell's score depends on
+        return await super()._check_raise_for_error(cell, cell_index, exec_reply)
+
+    def _pass_fail(self, cell, index: int) -> None:
+        """A graded cell scores pass/fail only: nbgrader reads an ``execute_result`` as the score (a number:
+        partial credit; anything else: full marks, even before an error) and stderr as a failure, so what
+        decides is whether the cell raised. Its stream text stays (as stdout); in a cell with hidden tests
+        nothing rich that the student's code displayed stays (it could carry the tests, encoded)."""
+        hidden = bool(hidden_test_lines(cell.source))
+        keep = []
+        for out in cell.outputs:
+            kind = out.get("output_type")
+            if kind == "execute_result" or (kind == "display_data" and hidden):
+                continue
+            if kind == "stream" and out.get("name") == "stderr":
+                out["name"] = "stdout"
+            keep.append(out)
+        content = (self._last_reply or {}).get("content", {})
+        if content.get("status") == "error" and not any(o.get("output_type") == "error" for o in keep):
+            keep.append(error_output(str(content.get("ename", "Error")), str(content.get("evalue", ""))))
+        cell.outputs = keep
+        self.clear_display_id_mapping(index)  # (indices changed; and no later cell may rewrite these outputs)
 
     # -- the cell clock: own time, not wall time ---------------------------------------------------
 
@@ -748,6 +781,60 @@ def hidden_test_lines(source: str) -> list[str]:
     return hidden
 
 
+#: what raw HTML in a Markdown cell may keep (nbgrader's feedback and formgrade templates render Markdown
+#: unsanitised, whatever HTMLExporter.sanitize_html says; outputs they do sanitise)
+MARKDOWN_TAGS = {"a", "abbr", "b", "blockquote", "br", "code", "del", "details", "div", "em", "h1", "h2", "h3",
+                 "h4", "h5", "h6", "hr", "i", "img", "kbd", "li", "ol", "p", "pre", "s", "span", "strong", "sub",
+                 "summary", "sup", "table", "tbody", "td", "th", "thead", "tr", "u", "ul"}
+MARKDOWN_ATTRIBUTES = {"a": ["href", "title"], "img": ["src", "alt", "title", "width", "height"],
+                       "*": ["class", "id", "align"]}
+RAW_HTML = re.compile(r"<[A-Za-z!/?]")
+
+
+def sanitize_markdown(source: str) -> str:
+    """A Markdown cell with its raw HTML made harmless: tags and attributes outside an allow-list (script,
+    iframe, style, event handlers) escaped to text, links only to http(s), mailto and images' data: URLs.
+    Markdown without raw HTML is returned unchanged."""
+    if not RAW_HTML.search(source):
+        return source
+    import bleach
+
+    return bleach.clean(source, tags=MARKDOWN_TAGS, attributes=MARKDOWN_ATTRIBUTES,
+                        protocols={"http", "https", "mailto", "data"}, strip=False, strip_comments=True)
+
+
+def sanitize_markdown_cells(nb) -> None:
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = sanitize_markdown(cell.source)
+
+
+#: a run of characters that may be base64 or hex
+ENCODED = re.compile(r"[A-Za-z0-9+/_=-]{12,}")
+
+
+def decodings(text: str, whole: bool = False):
+    """``text`` and what it says read as HTML entities, URL quoting, base64 or hex (every run on its own;
+    ``whole``: all runs joined, for an encoding wrapped over several lines)."""
+    yield text
+    if whole:
+        runs = ["".join(r.rstrip("=") for r in ENCODED.findall(text))]
+    else:
+        yield html.unescape(text)
+        yield urllib.parse.unquote(text)
+        runs = ENCODED.findall(text)
+    for run in runs:
+        if len(run) < 12:
+            continue
+        for decode in (base64.b64decode, base64.urlsafe_b64decode):
+            try:
+                yield decode(run.rstrip("=") + "=" * (-len(run.rstrip("=")) % 4)).decode("utf-8", "ignore")
+            except (ValueError, TypeError):
+                pass
+        if re.fullmatch(r"(?:[0-9a-fA-F]{2})+", run):
+            yield bytes.fromhex(run).decode("utf-8", "ignore")
+
+
 class HideHiddenTests(Preprocessor):
     """Replace every output line that quotes a hidden test by a placeholder, in every cell: tracebacks of
     graded cells (IPython shows the failing line and its neighbours), and anything a student's code
@@ -761,22 +848,35 @@ class HideHiddenTests(Preprocessor):
         hidden = []
         for cell in nb.cells:
             if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
-                hidden += hidden_test_lines(cell.source)
+                lines = hidden_test_lines(cell.source)
+                hidden += lines
+                if lines:  # only what the grader wrote: the error and the printed text, nothing rich
+                    cell.outputs = [o for o in cell.get("outputs", []) if o.get("output_type") in ("stream", "error")]
         self._hidden = sorted(set(hidden))
         # the grading machine's folders (tracebacks through cnnlib or the libraries) shown relative
         root = self.config.get("CourseDirectory", {}).get("root")
         folders = {str(HERE.parent), sys.prefix, sys.base_prefix, *([root] if isinstance(root, str) and root else [])}
         self._folders = sorted((f.rstrip("/") + "/" for f in folders if len(f) > 1), key=len, reverse=True)
+        sanitize_markdown_cells(nb)
         for cell in nb.cells:
             for out in cell.get("outputs", []):
                 self._scrub(out)
         return nb, resources
 
+    def _quotes(self, text: str) -> bool:
+        return any(h in text for h in self._hidden)
+
     def _clean(self, text: str) -> str:
         for folder in self._folders:
             text = text.replace(folder, "")
-        return "\n".join(self.placeholder if any(h in strip_ansi(ln) for h in self._hidden) else ln
-                         for ln in text.split("\n"))
+        if not self._hidden:
+            return text
+        lines = text.split("\n")
+        lines = [self.placeholder if any(self._quotes(d) for d in decodings(strip_ansi(ln))) else ln for ln in lines]
+        if self._hidden and any(self._quotes(d) for d in decodings(text, whole=True)):
+            # encoded across lines (base64 wrapped, say): every line holding an encoded run goes
+            lines = [self.placeholder if ENCODED.search(ln) else ln for ln in lines]
+        return "\n".join(lines)
 
     def _scrub(self, out) -> None:
         if out.get("output_type") == "error":

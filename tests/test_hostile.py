@@ -253,6 +253,69 @@ def test_hidden_tests_printed_by_a_student_are_scrubbed_from_feedback():
     assert out.cells[1].outputs[0]["text"].endswith("ok\n")
 
 
+def test_a_graded_cell_scores_pass_or_fail_only():
+    """nbgrader (its determine_grade, the reference) reads an execute_result as the score: a student function
+    that puts a string on the display hook before the test fails gets full marks, a number partial credit.
+    After GuardedExecute._pass_fail only whether the cell raised counts."""
+    import nbformat
+    from nbgrader.utils import determine_grade
+
+    def cell(*outputs):
+        return nbformat.v4.new_code_cell("check(f)", outputs=list(outputs), metadata={
+            "nbgrader": {"grade": True, "solution": False, "grade_id": "t", "points": 2}})
+
+    said = nbformat.v4.new_output("execute_result", data={"text/plain": "'all tests passed'"}, execution_count=1)
+    two = nbformat.v4.new_output("execute_result", data={"text/plain": "0.5"}, execution_count=1)
+    error = nbformat.v4.new_output("error", ename="AssertionError", evalue="wrong", traceback=[])
+    printed = nbformat.v4.new_output("stream", name="stdout", text="checked\n")
+    failing, partial = cell(said, printed, error), cell(two)
+    assert determine_grade(failing)[0] == 2 and determine_grade(partial)[0] == 0.5  # the hole
+    ex = course_nbgrader.GuardedExecute()
+    ex.nb = nbformat.v4.new_notebook(cells=[failing, partial])
+    ex._last_reply = {"content": {"status": "error", "ename": "AssertionError", "evalue": "wrong"}}
+    ex._pass_fail(failing, 0)
+    ex._last_reply = {"content": {"status": "ok"}}
+    ex._pass_fail(partial, 1)
+    assert determine_grade(failing)[0] == 0 and determine_grade(partial)[0] == 2
+    assert [o.output_type for o in failing.outputs] == ["stream", "error"]  # the printed text stays
+    # an error the student's code hid from the outputs (clear_output) still fails the cell
+    cleared = cell()
+    ex._last_reply = {"content": {"status": "error", "ename": "AssertionError", "evalue": "wrong"}}
+    ex._pass_fail(cleared, 0)
+    assert determine_grade(cleared)[0] == 0
+
+
+def test_feedback_holds_no_encoded_hidden_test_and_no_script(graded):
+    """encode_history prints its input history and the calling test's source base64-encoded (wrapped and
+    not) and displays them as HTML entities, from the function the hidden tests call; its Markdown and an
+    output carry <script>, event handlers, a javascript: link and an iframe."""
+    import base64
+    import html as html_lib
+
+    source = json.loads((ROOT / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").read_text())
+    hidden = {ln for c in source["cells"] if c["metadata"].get("nbgrader", {}).get("grade")
+              for ln in course_nbgrader.hidden_test_lines("".join(c["source"])) if "HIDDEN TESTS" not in ln}
+    page = (graded.course / "feedback" / "encode_history" / ASSIGNMENT / f"{NOTEBOOK}.html").read_text()
+    text = html_lib.unescape(re.sub(r"<[^>]+>", "", page))
+    runs = re.findall(r"[A-Za-z0-9+/]{16,}={0,2}", text)
+
+    def b64(run: str) -> str:
+        run = run.rstrip("=")
+        run = run[:len(run) - 1] if len(run) % 4 == 1 else run
+        return base64.b64decode(run + "=" * (-len(run) % 4)).decode(errors="ignore")
+
+    decoded = [text, html_lib.unescape(text)] + [b64(r) for r in runs] + [b64("".join(r.rstrip("=") for r in runs))]
+    assert not [h for h in hidden if any(h in d for d in decoded)]
+    # the student's code did print something encoded (the test is not vacuous): the visible lines decode
+    nb = autograded(graded.course, "encode_history")
+    printed = "".join(b64(r) for r in re.findall(r"[A-Za-z0-9+/]{16,}={0,2}", outputs(nb, "ex1_pooling")))
+    assert "check_logits_shape" in printed, outputs(nb, "ex1_pooling")[:500]
+    assert "LEAK-XSS" in page  # the planted HTML reached the page, as text
+    tags = re.findall(r"<[a-zA-Z][^>]*>", page)
+    assert not [t for t in tags if re.search(r"\son[a-z]+\s*=|javascript:", t, re.I)], "event handler or javascript:"
+    assert not re.search(r"<(script|iframe)[^>]*>[^<]*LEAK-XSS", page) and "<iframe" not in page
+
+
 def test_feedback_shows_no_path_of_the_grading_machine():
     """Tracebacks through cnnlib or the libraries name files relative to the course and the Python install."""
     import nbformat

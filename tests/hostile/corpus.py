@@ -384,6 +384,56 @@ for fd in sorted((proc / "self" / "fd").iterdir(), key=lambda p: int(p.name)):
 print("ENV-FD-SPY-DONE")
 """
 
+#: scores steered from student code: the functions the tests call put a result on the display hook (a
+#: string: nbgrader's full marks; a number: its partial credit) before the test fails
+SCORE_BY_DISPLAY = """
+import sys
+_show = getattr(sys, "display" + "hook")
+
+def pool_cnn():
+    _show("all tests passed")
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+
+def conv(ic, oc, act=True):
+    _show(2)
+    from IPython.display import display
+    display(2)
+    return nn.Identity()
+"""
+#: prints its input history and the calling test's source, base64 (wrapped) and as HTML entities, from
+#: the function the hidden tests call; a Markdown cell and an output carry <script> and event handlers
+ENCODE_HISTORY = """
+import base64, html, linecache, sys
+import IPython
+from IPython.display import HTML, display
+
+def _leak():
+    shell = getattr(IPython, "get_" + "ipython")()
+    text = "\\n".join(shell.user_ns.get("_" + "ih", []))
+    caller = getattr(sys, "_get" + "frame")(2)
+    text += "\\n".join(linecache.getlines(getattr(caller, "f_" + "code").co_filename))
+    print(base64.encodebytes(text.encode()).decode())
+    print(base64.b64encode(text.encode()).decode())
+    display(HTML("<pre>" + "".join(f"&#{ord(ch)};" for ch in text) + "</pre>"))
+
+def pool_cnn():
+    _leak()
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+"""
+SCRIPT_MARKDOWN = ('Exercise 1 <script>alert("LEAK-XSS")</script> <img src="x" onerror="alert(\'LEAK-XSS\')">'
+                   ' <a href="javascript:alert(\'LEAK-XSS\')">notes</a> <iframe src="https://example.com/LEAK-XSS"></iframe>')
+SCRIPT_OUTPUT = "# an HTML output with an event handler\nfrom IPython.display import HTML, display\n" \
+                "display(HTML('<b onmouseover=\"alert(1)\">LEAK-XSS-OUT</b><script>alert(2)</script>'))"
+
+
+def add_markdown_and_code(gid: str, markdown: str, code: str) -> Callable[[dict], dict]:
+    def edit(nb: dict) -> dict:
+        i = _cells(nb, gid)[-1]
+        nb["cells"][i + 1:i + 1] = [{"cell_type": "markdown", "metadata": {}, "source": markdown}, _code(code)]
+        return nb
+    return edit
+
+
 FAKE_GRADING = '''"""A fake cnnlib.grading planted next to the notebook: every check passes."""
 def __getattr__(name):
     return lambda *a, **k: None
@@ -466,6 +516,15 @@ STUDENTS: dict[str, Student] = {
     "env_fd_spy": Student("reads its own, the launcher's and init's environment and lists its open descriptors",
                           {"ex1_solution": SOLUTION, "ex2_solution": BLANK, "ex3_solution": BLANK},
                           points(**EX1), edit=add_after("ex1_solution", ENV_FD_SPY)),
+    # -- steering the score and the feedback ----------------------------------------------------------------
+    "score_by_display": Student("wrong answers whose functions put a string or a number on the display hook "
+                                "before the tests fail: nbgrader would read full or partial marks",
+                                {"ex1_solution": SCORE_BY_DISPLAY, "ex2_solution": BLANK, "ex3_solution": BLANK},
+                                points()),
+    "encode_history": Student("prints its input history and the calling test base64- and HTML-encoded from the "
+                              "function the tests call; <script> and event handlers in Markdown and an output",
+                              {"ex1_solution": ENCODE_HISTORY, "ex2_solution": BLANK, "ex3_solution": BLANK},
+                              points(), edit=add_markdown_and_code("ex1_solution", SCRIPT_MARKDOWN, SCRIPT_OUTPUT)),
 }
 
 EXPECTED = {name: s.expected for name, s in STUDENTS.items()}
