@@ -3,12 +3,12 @@ course kernelspec, the grading kernels' environment (scripts/autograde.py, then 
 allow-list) and this test suite's own environment."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 
-import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 
 from cnnlib import cpu
@@ -50,10 +50,12 @@ def test_policy_reaches_the_grading_kernels(tmp_path, monkeypatch):
     for key in cpu.POLICY:
         monkeypatch.delenv(key, raising=False)  # the grader must add it, not inherit it from this suite
     monkeypatch.setattr(autograde, "ForkServers", servers)
-    with pytest.raises(Built):
+    with contextlib.suppress(Built):  # the grader reports the crash of its (stand-in) servers and returns
         autograde.main(["--root", str(course)])
+    assert built, "scripts/autograde.py did not reach its fork servers; update this test"
     assert cpu.POLICY.items() <= built.items()
-    monkeypatch.setattr(os, "environ", dict(built))
+    # the grader starts the launcher with launcher_env(), the launcher gives the kernel clean_env()
+    monkeypatch.setattr(os, "environ", sandbox.launcher_env(built))
     kernel_env = sandbox.clean_env(tmp_path / "private")
     assert cpu.POLICY.items() <= kernel_env.items()
     assert autograde.DB_ENV not in kernel_env  # the allow-list still drops the rest
