@@ -67,7 +67,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.append(str(HERE))
 import sandbox_kernel  # noqa: E402
-from cell_clock import CellClock  # noqa: E402
+from cell_clock import CellClock, run_delay  # noqa: E402
 from sandbox_kernel import alive, kill_all, processes_of  # noqa: E402
 
 KERNEL_NAME = "cnn-course-grading"
@@ -146,6 +146,43 @@ def kill_uid(uid: int) -> int:
     return kill_all(lambda: processes_of(uid))
 
 
+def remove_uid_leftovers(uid: int) -> list[str]:
+    """What a released grading uid left for the next kernel with that uid: SysV shared memory, message
+    queues and semaphores (the kernel's private IPC namespace takes them with it where there is one), and
+    entries in the world-writable folders (where there is no private tmpfs over them). Removed; returns
+    what was."""
+    removed = []
+    for kind, flag in (("shm", "-m"), ("msg", "-q"), ("sem", "-s")):
+        try:
+            lines = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()
+        except OSError:
+            continue
+        header = lines[0].split() if lines else []
+        owners = [header.index(k) for k in ("uid", "cuid") if k in header]
+        for line in lines[1:]:
+            fields = line.split()
+            if any(int(fields[i]) == uid for i in owners):
+                subprocess.run(["ipcrm", flag, fields[1]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                removed.append(f"{kind} {fields[1]}")
+    for folder in sandbox_kernel.SCRATCH:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.stat(follow_symlinks=False).st_uid != uid:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path)
+                else:
+                    os.unlink(entry.path)
+                removed.append(entry.path)
+            except OSError:
+                pass
+    return removed
+
+
 def uid_lock_dir() -> Path:
     return Path("/run/cnn-course-grading") if IS_ROOT and Path("/run").is_dir() else \
         Path(tempfile.gettempdir()) / f"cnn-course-grading-{os.getuid()}"
@@ -175,6 +212,7 @@ def allocate_uid(base: int, count: int):
             handle.close()
             continue
         kill_uid(uid)
+        remove_uid_leftovers(uid)
         return uid, handle
     raise RuntimeError(f"no free grading uid in {base}..{base + count - 1}")
 
@@ -280,6 +318,13 @@ def builtin_names_read(sources: list[str]) -> list[str]:
     return sorted(names)
 
 
+def content_size(content: dict) -> int:
+    """Bytes an output message adds to the notebook (text, data of every mime type, traceback)."""
+    size = len(content.get("text", "")) + sum(len(v) if isinstance(v, str) else len(json.dumps(v))
+                                              for v in (content.get("data") or {}).values())
+    return size + sum(len(line) for line in content.get("traceback", []) or [])
+
+
 class GuardedExecute(Execute):
     """nbgrader's Execute, in the sandbox kernel, under the grader's control (see the module docstring)."""
 
@@ -371,6 +416,9 @@ class GuardedExecute(Execute):
         self._watchdog_stop.set()
         if self._uid is not None:
             kill_uid(self._uid)
+            left = remove_uid_leftovers(self._uid)
+            if left:
+                self.log.info("removed what the kernel's uid left behind: %s", ", ".join(left[:20]))
         remove_cgroups(self._cgroups)
         if self._uid_lock is not None:
             self._uid_lock.close()
@@ -458,21 +506,39 @@ class GuardedExecute(Execute):
         """Widgets are not part of grading; an output widget could reroute a later cell's output."""
         return None
 
-    def output(self, outs, msg, display_id, cell_index):
-        content = msg.get("content", {})
-        size = len(content.get("text", "")) + sum(len(v) if isinstance(v, str) else len(json.dumps(v))
-                                                   for v in (content.get("data") or {}).values())
-        size += sum(len(line) for line in content.get("traceback", []) or [])
+    def _within_cap(self, cell_index: int | None, size: int, outs=None) -> bool:
+        """Count ``size`` bytes against the cell's output cap (cumulative: clearing the output does not
+        give the budget back); False, with a note in the cell's output once, when it is used up."""
+        if cell_index is None:
+            return True
         used = self._output_bytes.get(cell_index, 0) + size
         self._output_bytes[cell_index] = used
-        if used > self.max_output_mb * 2 ** 20 and msg["msg_type"] != "error":
-            if cell_index not in self._output_capped:
-                self._output_capped.add(cell_index)
-                note = NotebookNode(output_type="stream", name="stdout",
-                                    text=f"\n[grader: output beyond {self.max_output_mb:g} MB dropped]\n")
-                outs.append(note)
-            return None
+        if used <= self.max_output_mb * 2 ** 20:
+            return True
+        if cell_index not in self._output_capped:
+            self._output_capped.add(cell_index)
+            outs = self.nb.cells[cell_index].outputs if outs is None else outs
+            outs.append(NotebookNode(output_type="stream", name="stdout",
+                                     text=f"\n[grader: output beyond {self.max_output_mb:g} MB dropped]\n"))
+        return False
+
+    def output(self, outs, msg, display_id, cell_index):
+        content = msg.get("content", {})
+        if not self._within_cap(cell_index, content_size(content), outs):
+            if msg["msg_type"] != "error":
+                return None
+            # the error decides the score: kept, cut to a size that says what it was
+            content["evalue"] = str(content.get("evalue", ""))[:2000]
+            content["traceback"] = [line[:2000] for line in (content.get("traceback") or [])[-20:]]
         return super().output(outs, msg, display_id, cell_index)
+
+    def _update_display_id(self, display_id, msg):
+        """``update_display`` (and a new ``display`` with the same display_id) rewrites every earlier output
+        with that id, in any cell: each copy counts against the running cell's output cap."""
+        copies = sum(len(indices) for indices in self._display_id_map.get(display_id, {}).values())
+        if copies and not self._within_cap(self._cell_index, copies * content_size(msg.get("content", {}))):
+            return None
+        return super()._update_display_id(display_id, msg)
 
     # -- integrity probes ----------------------------------------------------------------------------
 
@@ -616,7 +682,7 @@ class GuardedExecute(Execute):
     def _run_cells(self) -> None:
         meta = self.nb.metadata.get(META, {})
         not_graded = meta.get("not_graded", {})
-        own_total = 0.0
+        own_total = restart_total = 0.0
         self._replay: list[int] = []
         restarts, tampered, stopped = 0, "", ""
         for index, cell in enumerate(self.nb.cells):
@@ -679,9 +745,22 @@ class GuardedExecute(Execute):
                 cell.outputs.append(error_output(KERNEL_DIED, crash))
                 self.report["crashes"].append({"cell": grade_id, "why": crash})
                 restarts += 1
-                if restarts > self.max_restarts or not self._restart():
+                if restarts > self.max_restarts:
+                    ok = False
+                else:
+                    t0 = time.monotonic()
+                    ok = self._restart()
+                    # the restart and the replay count toward the notebook's budget: own time (wall time
+                    # minus the new kernel's waits for a CPU, since it was started within this wall time)
+                    pid = self._kernel_main_pid()
+                    own = max(0.0, time.monotonic() - t0 - ((run_delay(pid) or 0.0) if pid else 0.0))
+                    own_total += own
+                    restart_total += own
+                    self.log.info("restart and replay after %s: own %.1f s", grade_id, own)
+                if not ok:
                     stopped = f"the kernel crashed or hung {restarts} time(s); the rest of the notebook was not run"
                     self.report["notes"].append(stopped)
+        self.report["time"] = {"own_seconds": round(own_total, 2), "restarts_seconds": round(restart_total, 2)}
 
     async def _check_raise_for_error(self, cell, cell_index, exec_reply):
         self._last_reply = exec_reply  # whether the cell raised: what a graded cell's score depends on

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timezone
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -189,6 +190,32 @@ def test_resource_limits_contain_the_greedy_and_the_endless(graded):
         assert not leftovers, leftovers
 
 
+def test_limits_cover_display_updates_replays_and_leftovers(graded):
+    course = graded.course
+    # 40 copies of one display_id rewritten 12 times with 3 MB: 1.4 GB uncapped; capped like printing
+    flood = course / "autograded" / "display_flood" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+    assert flood.stat().st_size < 10 * 2 ** 20, flood.stat().st_size
+    assert "[grader: output beyond" in outputs(autograded(course, "display_flood"))
+    # the restarts and the replays of the slow cell (3 s, replayed after each of two crashes) are in the budget
+    report = autograded(course, "crash_replay")["metadata"]["cnn_grading"]["report"]
+    assert len(report["crashes"]) == 2, report
+    assert report["time"]["restarts_seconds"] >= 6 and report["time"]["own_seconds"] >= 9, report["time"]
+    # SysV objects and files in world-writable folders: planted (in the kernel's view), gone after grading
+    planted = re.search(r"IPC-PLANTED \[(\d+), (\d+), (\d+)\]", outputs(autograded(course, "ipc_plant")))
+    assert planted and all(int(n) >= 1 for n in planted.groups()), outputs(autograded(course, "ipc_plant"))[-1000:]
+    if IS_ROOT:  # (as a normal user the kernel runs as the grader's own uid)
+        uids = grading_uids()
+        for kind in ("shm", "msg", "sem"):
+            rows = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()
+            header = rows[0].split()
+            left = [r for r in rows[1:] if int(r.split()[header.index("uid")]) in uids]
+            assert not left, (kind, left)
+        for folder in ("/run/lock", "/tmp", "/var/tmp", "/dev/shm"):
+            if Path(folder).is_dir():
+                left = [e.path for e in os.scandir(folder) if e.stat(follow_symlinks=False).st_uid in uids]
+                assert not left, left
+
+
 def test_nothing_outside_the_submission_is_reached(graded):
     if not IS_ROOT:
         pytest.skip("the grading kernel runs as another user, with the course hidden, only when grading runs as "
@@ -207,6 +234,28 @@ def test_nothing_outside_the_submission_is_reached(graded):
     # the planted package and torch.py were never next to the notebook that ran
     assert not (course / "autograded" / "planted_module" / ASSIGNMENT / "cnnlib").exists()
     assert not list(course.rglob("planted-by-spy.txt"))
+
+
+def test_files_handed_in_are_not_trusted(graded):
+    """Links (to source/, to another student's notebook, a linked folder) and a named pipe are refused with
+    the reason and graded blank (scores and review flags: test_every_part_...); a student's timestamp.txt
+    sets nothing: the gradebook holds the grader's time of the submission."""
+    from nbgrader.api import Gradebook
+
+    for student, why in (("link_to_source", "symbolic link"), ("link_to_other", "symbolic link"),
+                         ("linked_folder", "symbolic link"), ("pipe_notebook", "named pipe")):
+        review = json.loads((graded.course / "autograded" / student / f"{ASSIGNMENT}.review.json").read_text())
+        assert any(why in r and "blank" in r for r in review["needs_review"]), (student, review["needs_review"])
+        graded_nb = json.dumps(autograded(graded.course, student))
+        assert "BEGIN SOLUTION" not in graded_nb and "HIDDEN TESTS" not in graded_nb, student
+    with Gradebook(f"sqlite:///{graded.course / 'gradebook.db'}") as gb:
+        stamp = gb.find_submission(ASSIGNMENT, "early_timestamp").timestamp
+    handed_in = graded.course / "submitted" / "early_timestamp" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+    assert stamp is not None and stamp.year != 2000, stamp
+    # (the time the notebook reached submitted/, its inode change time; the gradebook keeps UTC)
+    assert abs(stamp.replace(tzinfo=timezone.utc).timestamp() - handed_in.stat().st_ctime) < 2, stamp
+    kept = (graded.course / "autograded" / "early_timestamp" / ASSIGNMENT / "timestamp.txt").read_text()
+    assert "2000" not in kept, kept
 
 
 def test_the_spy_finds_secrets_where_nothing_protects_them(tmp_path):
@@ -231,7 +280,9 @@ def test_feedback_never_shows_hidden_tests(graded):
         html = (graded.course / "feedback" / student / ASSIGNMENT / f"{NOTEBOOK}.html").read_text()
         assert "BEGIN HIDDEN TESTS" not in html, student
         text = html_lib.unescape(re.sub(r"<[^>]+>", "", html))
-        own = (graded.course / "submitted" / student / ASSIGNMENT / f"{NOTEBOOK}.ipynb").read_bytes().decode(errors="ignore")
+        handed_in = graded.course / "submitted" / student / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+        regular = not handed_in.parent.is_symlink() and handed_in.is_file() and not handed_in.is_symlink()
+        own = handed_in.read_bytes().decode(errors="ignore") if regular else ""  # (never a pipe or a link)
         shown = [h for h in hidden if h in text and json.dumps(h)[1:-1] not in own]  # (the spy types one itself)
         assert not shown, f"{student}: {shown}"
 

@@ -381,6 +381,21 @@ for fd in sorted((proc / "self" / "fd").iterdir(), key=lambda p: int(p.name)):
     if target.startswith(sep) and not target.startswith(home + sep) and target != os.devnull \
             and not target.startswith(sep + "proc" + sep) and not target.startswith(sep + "dev" + sep + "urandom"):
         print("LEAK fd", fd.name, target)
+# what another kernel may have left: SysV objects, files in the world-writable folders
+for kind in ("shm", "msg", "sem"):
+    try:
+        rows = (proc / "sysvipc" / kind).read_text().splitlines()[1:]
+    except OSError:
+        continue
+    if rows:
+        print("LEAK sysvipc", kind, len(rows))
+for folder in (sep + "run" + sep + "lock", sep + "tmp", sep + "var" + sep + "tmp", sep + "dev" + sep + "shm"):
+    try:
+        planted = [e.name for e in pathlib.Path(folder).iterdir() if e.name.startswith("cnn-planted")]
+    except OSError:
+        continue
+    if planted:
+        print("LEAK left in", folder, planted)
 print("ENV-FD-SPY-DONE")
 """
 
@@ -430,6 +445,43 @@ def add_markdown_and_code(gid: str, markdown: str, code: str) -> Callable[[dict]
     def edit(nb: dict) -> dict:
         i = _cells(nb, gid)[-1]
         nb["cells"][i + 1:i + 1] = [{"cell_type": "markdown", "metadata": {}, "source": markdown}, _code(code)]
+        return nb
+    return edit
+
+
+#: 144 MB through display updates: 40 copies of one display_id, each update rewrites all of them
+DISPLAY_FLOOD = """
+# update_display and display_id: every copy of an id is rewritten by each update
+from IPython.display import display, update_display
+for i in range(40):
+    display("x", display_id="flood")
+for i in range(12):
+    update_display("y" * 3_000_000 + str(i), display_id="flood")
+    display("z" * 100_000, display_id="flood")
+"""
+#: leaves SysV shared memory, a message queue, a semaphore and files in the world-writable folders
+IPC_PLANT = r"""
+# Leave things for the next kernel with this uid
+import os, pathlib
+sep = chr(47)
+getattr(os, "sys" + "tem")("ipcmk -M 4096 >" + os.devnull + " && ipcmk -Q >" + os.devnull + " && ipcmk -S 1 >" + os.devnull)
+for folder in (sep + "run" + sep + "lock", sep + "tmp", sep + "var" + sep + "tmp", sep + "dev" + sep + "shm"):
+    try:
+        (pathlib.Path(folder) / f"cnn-planted-{os.getuid()}").write_text("x")
+    except OSError as err:
+        print("could not plant in", folder, err)
+rows = [len((pathlib.Path(sep + "proc") / "sysvipc" / k).read_text().splitlines()) - 1 for k in ("shm", "msg", "sem")]
+print("IPC-PLANTED", rows)
+"""
+#: a slow cell that is replayed after each of two crashes: the replays count toward the notebook budget
+SLOW_SETUP = "# a slow, replayed cell\nimport time\ntime.sleep(3)\n"
+CRASH = "# kills the kernel\nimport os\ngetattr(os, '_ex' + 'it')(3)\n"
+
+
+def add_cells_after(gid: str, *sources: str) -> Callable[[dict], dict]:
+    def edit(nb: dict) -> dict:
+        i = _cells(nb, gid)[-1]
+        nb["cells"][i + 1:i + 1] = [_code(src) for src in sources]
         return nb
     return edit
 
@@ -525,6 +577,17 @@ STUDENTS: dict[str, Student] = {
                               "function the tests call; <script> and event handlers in Markdown and an output",
                               {"ex1_solution": ENCODE_HISTORY, "ex2_solution": BLANK, "ex3_solution": BLANK},
                               points(), edit=add_markdown_and_code("ex1_solution", SCRIPT_MARKDOWN, SCRIPT_OUTPUT)),
+    # -- limits with holes ----------------------------------------------------------------------------------
+    "display_flood": Student("144 MB through update_display and a repeated display_id: capped like printing",
+                             {"ex1_solution": BLANK, "ex2_solution": BLANK, "ex3_solution": BLANK}, points(),
+                             edit=add_after("ex1_solution", DISPLAY_FLOOD)),
+    "ipc_plant": Student("leaves SysV shared memory, a message queue, a semaphore and files in /run/lock, /tmp, "
+                         "/var/tmp and /dev/shm: gone after grading, never seen by another kernel",
+                         {"ex1_solution": BLANK, "ex2_solution": BLANK, "ex3_solution": BLANK}, points(),
+                         edit=add_after("ex1_solution", IPC_PLANT)),
+    "crash_replay": Student("a slow cell, then two cells that kill the kernel: both replays count toward the budget",
+                            {"ex1_solution": BLANK, "ex2_solution": BLANK, "ex3_solution": BLANK}, points(),
+                            review=True, edit=add_cells_after("ex1_solution", SLOW_SETUP, CRASH, CRASH)),
 }
 
 EXPECTED = {name: s.expected for name, s in STUDENTS.items()}
