@@ -26,6 +26,25 @@ Steps:
  4. export the gradebook to grades.csv (``nbgrader export``), print a score table and the submissions
     that need a manual review.
 
+What is read from submitted/: only the notebooks of the released assignment, as regular files opened
+without following links (scripts/submission_check.py ``read_regular``: a symbolic link anywhere in
+submitted/<student>/<assignment>/, a named pipe, a device or an oversized file is refused, and that
+notebook is graded as handed in blank and listed for review), and the exchange's submission_secret.txt,
+which names the feedback file and nothing else. The submission time is never the student's: the grader
+writes the staged timestamp.txt itself, from when the notebook reached submitted/ (its inode change time,
+which no student process can set). The course sets no due date, so nothing is late; an instructor who
+sets one gets lateness measured from that time (when the submission was collected), never from a file
+the student wrote.
+
+One submission never stops the others: a student or assignment folder that is not a folder, a folder
+name that is not a valid student id, an assignment that is not in source/ ("did you mean ...?"), a
+notebook that cannot be read and any error while staging or grading one student become that student's
+FAILED (or blank) row with the reason; everyone else is graded, and the score table, the review list and
+the grades.csv export always happen (also after an error of the run itself). Ctrl-C (the first SIGINT):
+no queued student is started, the fork servers and with them the running nbgrader commands and their
+grading kernels are killed (parent-death signals), the summary of what was graded is printed and the run
+exits with 130; a second Ctrl-C aborts the summary too.
+
 Repeatable and resumable: a student whose submission, tests and grader are unchanged since their last
 complete grading is not graded again (``--force`` regrades everyone); grading one student never touches
 another's results, so a run that was killed half way resumes where it stopped when run again.
@@ -47,11 +66,14 @@ from __future__ import annotations
 
 import argparse
 import csv
+import difflib
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -74,8 +96,16 @@ PARENT_ENV = "CNN_GRADER_PID"
 GRADER_FILES = ("scripts/autograde.py", "scripts/course_nbgrader.py", "scripts/cell_clock.py", "scripts/kernel_guard.py",
                 "scripts/sandbox_kernel.py", "scripts/submission_check.py", "cnnlib/*.py", "requirements.txt",
                 "pyproject.toml")
-#: what nbgrader's exchange writes next to a submission (not the student): kept for the feedback
-EXCHANGE_FILES = ("timestamp.txt", "submission_secret.txt")
+#: what nbgrader's exchange writes next to a submission and the grader keeps: the secret that names the
+#: feedback file (it affects no grade; read as a regular file of at most SECRET_BYTES)
+EXCHANGE_FILES = ("submission_secret.txt",)
+SECRET_BYTES = 4096
+#: what nbgrader accepts as a student id and the exchange can carry ('+' separates the fields of its
+#: folder names; a leading '.' is a hidden folder, whitespace nbgrader strips away)
+STUDENT_ID = re.compile(r"\w[\w.@-]{0,99}")
+#: set by the first Ctrl-C: no new student, no retry, no fresh nbgrader process for a dead fork server
+STOP = threading.Event()
+LIVE_SERVERS: list = []  # the ForkServers of the running grade_class (Ctrl-C kills them)
 STAGING = ".staging"  # autograded/.staging/: sanitised copies of the submissions being graded
 if str(HERE.parent) not in sys.path:  # submission_check, course_nbgrader (when loaded by the tests)
     sys.path.append(str(HERE.parent))
@@ -226,8 +256,10 @@ class ForkServer:
     without a log file, and every command after the server is gone, run in a fresh process instead."""
 
     def __init__(self, env: dict):
+        # a process group of its own: a terminal's Ctrl-C reaches the coordinator alone, which stops the
+        # whole run (see `interrupt`) instead of each process dying on its own
         self.proc = subprocess.Popen([sys.executable, str(HERE), "--forkserver"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, env=env, cwd=ROOT, text=True)
+                                     stdout=subprocess.PIPE, env=env, cwd=ROOT, text=True, process_group=0)
 
     def __call__(self, root: Path, env: dict, *argv: str, log=None):
         if log is None or self.proc is None:
@@ -244,10 +276,23 @@ class ForkServer:
                 pass
         if reply.lstrip("-").isdigit():
             return subprocess.CompletedProcess(["nbgrader", *argv], int(reply))
+        if STOP.is_set():  # killed by Ctrl-C: no fresh process
+            return subprocess.CompletedProcess(["nbgrader", *argv], 130)
         self.close()
         log.write("=== the fork server stopped; this command runs in a fresh process\n")
         log.flush()
         return nbgrader(root, env, *argv, log=log)
+
+    def kill(self) -> None:
+        """SIGKILL the server and the nbgrader command it forked (its process group); the command's grading
+        kernel dies with it (parent-death signals, see `die_with_parent` and scripts/sandbox_kernel.py)."""
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                proc.kill()
+            proc.wait()
 
     def close(self) -> None:
         if self.proc is None:
@@ -273,6 +318,7 @@ class ForkServers:
         self.env = env
         self.all = [ForkServer(env) for _ in range(max(1, n))]
         self.free, self.local, self.lock = list(self.all), threading.local(), threading.Lock()
+        LIVE_SERVERS.append(self)
 
     def get(self) -> ForkServer:
         if getattr(self.local, "server", None) is None:
@@ -283,10 +329,16 @@ class ForkServers:
                 self.local.server = self.free.pop()
         return self.local.server
 
+    def kill(self) -> None:
+        for server in list(self.all):
+            server.kill()
+
     def __enter__(self) -> "ForkServers":
         return self
 
     def __exit__(self, *exc) -> None:
+        if self in LIVE_SERVERS:
+            LIVE_SERVERS.remove(self)
         for server in self.all:
             server.close()
 
@@ -339,7 +391,8 @@ def review_reasons(review: dict) -> list[str]:
             reasons.append(f"{nb_name}: {label}: {items[0]}{f' (+{len(items) - 1} more)' if len(items) > 1 else ''}"
                            f"{trusted}")
         if scan.get("readable") is False:
-            reasons.append(f"{nb_name}: the notebook could not be read")
+            why = next(iter(scan.get("notes") or []), "") or "the notebook could not be read"
+            reasons.append(f"{nb_name}: {why} (graded as handed in blank)")
         runtime = entry.get("runtime") or {}
         for event in runtime.get("integrity", []):
             reasons.append(f"{nb_name}: tampering detected at run time before/while grading {event['cell']}: "
@@ -389,37 +442,123 @@ def redact(url: str) -> str:
     return f"{scheme}://{creds.split(':')[0]}:***@{host}"
 
 
-def find_submissions(root: Path, students: list[str], assignment_ids: list[str]) -> list[tuple[str, str]]:
-    """(student, assignment) pairs under submitted/ that hold at least one notebook."""
-    pairs = []
-    for folder in sorted((root / "submitted").glob("*/*/")):
-        student, assignment = folder.parent.name, folder.name
-        if students and student not in students or assignment_ids and assignment not in assignment_ids:
+#: entries of one folder of submitted/ looked at (a student who hands in a million files costs no more)
+MAX_ENTRIES = 1000
+
+
+def _entries(folder: Path) -> list[os.DirEntry]:
+    """Up to MAX_ENTRIES entries of ``folder`` (hidden ones left out), sorted by name; only names are read."""
+    with os.scandir(folder) as it:
+        out = []
+        for entry in it:
+            if not entry.name.startswith("."):
+                out.append(entry)
+            if len(out) >= MAX_ENTRIES:
+                break
+    return sorted(out, key=lambda e: e.name)
+
+
+def _what(entry: os.DirEntry) -> str:
+    mode = entry.stat(follow_symlinks=False).st_mode
+    return "a symbolic link to a file" if stat.S_ISLNK(mode) else "a regular file" if stat.S_ISREG(mode) else \
+        "a named pipe" if stat.S_ISFIFO(mode) else "a special file"
+
+
+def find_submissions(root: Path, students: list[str], assignment_ids: list[str]
+                     ) -> tuple[list[tuple[str, str]], list["Result"]]:
+    """(student, assignment) pairs under submitted/ to grade (real folders that hold a notebook, and links,
+    which staging refuses with the reason), and a FAILED result for each entry that cannot be graded: a
+    student id nbgrader would not take, a file where a folder belongs, an assignment not in source/."""
+    pairs, problems = [], []
+    top = root / "submitted"
+    known = sorted(p.name for p in (root / "source").iterdir() if p.is_dir()) if (root / "source").is_dir() else []
+    for entry in _entries(top) if top.is_dir() else []:
+        student = entry.name
+        if students and student not in students:
             continue
-        if any(folder.glob("*.ipynb")):
-            pairs.append((student, assignment))
-    return pairs
+        try:
+            if not STUDENT_ID.fullmatch(student):
+                raise ValueError(f"submitted/{student!r} is not a valid student id (letters, digits, '_', '-', '.', "
+                                 f"'@'; no spaces, '+' or other signs): not graded")
+            if not entry.is_dir():  # (a link to a folder is followed for its names only; staging refuses it)
+                raise ValueError(f"submitted/{student} is not a folder but {_what(entry)}: not graded")
+            inner = _entries(top / student)
+        except (ValueError, OSError) as err:
+            problems.append(Result(student, "-", error=str(err) if isinstance(err, ValueError)
+                                   else f"submitted/{student} cannot be listed ({err.strerror})"))
+            continue
+        for sub in inner:
+            assignment = sub.name
+            if assignment_ids and assignment not in assignment_ids:
+                continue
+            try:
+                if assignment not in known:
+                    near = difflib.get_close_matches(assignment, known, n=1)
+                    raise ValueError(f"no such assignment: {assignment!r}" + (f": did you mean {near[0]}?" if near
+                                     else f" (source/ holds {', '.join(known)})"))
+                if not sub.is_dir():
+                    raise ValueError(f"submitted/{student}/{assignment} is not a folder but {_what(sub)}")
+                if entry.is_symlink() or sub.is_symlink() or any(e.name.endswith(".ipynb") for e in _entries(sub.path)):
+                    pairs.append((student, assignment))
+            except (ValueError, OSError) as err:
+                problems.append(Result(student, assignment, error=str(err) if isinstance(err, ValueError)
+                                       else f"submitted/{student}/{assignment} cannot be listed ({err.strerror})"))
+    return pairs, problems
+
+
+_FRESH: set[subprocess.Popen] = set()  # fresh nbgrader processes running now (killed by Ctrl-C)
 
 
 def nbgrader(root: Path, env: dict, *argv: str, log=None) -> subprocess.CompletedProcess:
-    """One nbgrader command in a fresh process (through this script, for the SQLite session lock)."""
-    return subprocess.run([sys.executable, str(HERE), "--nbgrader", *argv], cwd=root, env=env, text=True,
-                          stdout=log or subprocess.PIPE, stderr=subprocess.STDOUT if log else subprocess.PIPE)
+    """One nbgrader command in a fresh process (through this script, for the SQLite session lock), in a
+    process group of its own (killed with it by `kill_fresh`)."""
+    proc = subprocess.Popen([sys.executable, str(HERE), "--nbgrader", *argv], cwd=root, env=env, text=True,
+                            stdout=log or subprocess.PIPE, stderr=subprocess.STDOUT if log else subprocess.PIPE,
+                            process_group=0)
+    _FRESH.add(proc)
+    try:
+        out, err = proc.communicate()
+    except BaseException:
+        _killpg(proc)
+        raise
+    finally:
+        _FRESH.discard(proc)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
-def sync_gradebook(root: Path, env: dict, assignment_ids: list[str], students: list[str]) -> None:
-    """Record the assignments (notebooks, cells, points) and the students in the gradebook."""
+def _killpg(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        proc.wait()
+
+
+def kill_fresh() -> None:
+    for proc in list(_FRESH):
+        _killpg(proc)
+
+
+def sync_gradebook(root: Path, env: dict, assignment_ids: list[str], students: list[str]) -> dict[str, str]:
+    """Record the assignments (notebooks, cells, points) and the students in the gradebook. Returns the
+    assignments that could not be recorded, and why (their students are not graded; the others are)."""
+    failed = {}
     with tempfile.TemporaryDirectory(prefix="nbgrader-sync-") as tmp:
         for assignment in assignment_ids:
             proc = nbgrader(root, env, "generate_assignment", assignment, "--force", "--log-level=ERROR",
                             f"--CourseDirectory.release_directory={tmp}")
             if proc.returncode:
-                raise SystemExit(f"could not record {assignment} in the gradebook:\n{proc.stdout}{proc.stderr}")
+                last = ((proc.stdout or "") + (proc.stderr or "")).strip().splitlines()[-1:]
+                failed[assignment] = "nbgrader could not record the assignment in the gradebook" + \
+                    (f": {last[0][:300]}" if last else "")
+                print(f"could not record {assignment} in the gradebook:\n{proc.stdout}{proc.stderr}", file=sys.stderr)
     from nbgrader.api import Gradebook
 
     with Gradebook(env[DB_ENV]) as gb:
         for student in students:
             gb.update_or_create_student(student)
+    return failed
 
 
 def grader_files(repo: Path = HERE.parents[1]) -> list[Path]:
@@ -431,8 +570,8 @@ def fingerprint(root: Path, student: str, assignment: str, options: dict, repo: 
     """What a grade depends on: the submitted files, the assignment's source and release notebooks, the
     grading code and the grading options. The same fingerprint means the same grade."""
     h = hashlib.sha256(json.dumps(options, sort_keys=True).encode())
-    folders = [root / "submitted" / student / assignment, root / "source" / assignment, root / "release" / assignment]
-    for folder in folders:
+    submission_digest(h, root, student, assignment)
+    for folder in (root / "source" / assignment, root / "release" / assignment):  # the instructor's
         for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
             if path.is_file() and ".ipynb_checkpoints" not in path.parts:
                 h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
@@ -441,6 +580,42 @@ def fingerprint(root: Path, student: str, assignment: str, options: dict, repo: 
     config = root / "nbgrader_config.py"
     h.update(config.read_bytes() if config.exists() else b"")
     return h.hexdigest()
+
+
+def submission_digest(h, root: Path, student: str, assignment: str) -> None:
+    """Add submitted/<student>/<assignment>/ to the hash ``h`` as it is: links by their target (never
+    followed), regular files by their content (opened without following links or blocking, at most
+    MAX_NOTEBOOK_BYTES; a larger one by its size and time), anything else by its kind."""
+    import submission_check as sc
+
+    def add(path: Path) -> None:
+        rel = os.fsencode(path.relative_to(root))
+        try:
+            st = path.lstat()
+            if stat.S_ISLNK(st.st_mode):
+                h.update(rel + b"\0link\0" + os.fsencode(os.readlink(path)) + b"\0")
+            elif stat.S_ISREG(st.st_mode) and st.st_size <= sc.MAX_NOTEBOOK_BYTES:
+                data, _ = sc.read_regular(path, sc.MAX_NOTEBOOK_BYTES)
+                h.update(rel + b"\0" + (data if data is not None else b"?") + b"\0")
+            elif not stat.S_ISDIR(st.st_mode):
+                h.update(rel + f"\0{stat.S_IFMT(st.st_mode)} {st.st_size} {st.st_mtime_ns}\0".encode())
+        except OSError:
+            h.update(rel + b"\0gone\0")
+
+    student_dir = root / "submitted" / student
+    folder = student_dir / assignment
+    for top in (student_dir, folder):
+        if top.is_symlink() or not top.is_dir():
+            add(top)
+            return
+    n = 0
+    for dirpath, dirnames, filenames in os.walk(folder):  # (does not descend into linked folders)
+        dirnames[:] = sorted(d for d in dirnames if d != ".ipynb_checkpoints")
+        for name in sorted(filenames) + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
+            n += 1
+            if n > MAX_ENTRIES:
+                return
+            add(Path(dirpath) / name)
 
 
 def marker_path(root: Path, student: str, assignment: str) -> Path:
@@ -452,19 +627,59 @@ def stage_submission(root: Path, student: str, assignment: str, trust: bool = Fa
     scanned by scripts/submission_check.py, the exchange's timestamp and secret, nothing else (files a
     student adds next to the notebook, say a fake ``cnnlib/`` package, never reach the grading kernel).
     Returns the staging folder (nbgrader's submitted_directory) and the review record."""
+    stage = root / "autograded" / STAGING / f"{student}.{assignment}.{os.getpid()}.{threading.get_ident()}"
+    try:
+        return stage, _stage(root, student, assignment, trust, stage)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+
+
+def folder_problem(root: Path, student: str, assignment: str) -> str:
+    """Why submitted/<student>/<assignment>/ cannot be read ("": it can): a link or not a folder."""
+    for rel in (Path(student), Path(student, assignment)):
+        path = root / "submitted" / rel
+        try:
+            mode = path.lstat().st_mode
+        except OSError as err:
+            return f"submitted/{rel} cannot be read ({err.strerror})"
+        if stat.S_ISLNK(mode):
+            return f"submitted/{rel} is a symbolic link (not followed: hand in the folder itself)"
+        if not stat.S_ISDIR(mode):
+            return f"submitted/{rel} is not a folder"
+    return ""
+
+
+def submitted_time(path: Path) -> str:
+    """When ``path`` reached submitted/ (its inode change time: set by the kernel, not by any student
+    process), as nbgrader writes timestamps."""
+    from datetime import datetime, timezone
+
+    try:
+        when = path.lstat().st_ctime
+    except OSError:
+        when = time.time()
+    return datetime.fromtimestamp(when, timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+
+
+def _stage(root: Path, student: str, assignment: str, trust: bool, stage: Path) -> dict:
     import submission_check as sc
 
-    stage = root / "autograded" / STAGING / f"{student}.{assignment}.{os.getpid()}.{threading.get_ident()}"
     dest = stage / student / assignment
     dest.mkdir(parents=True, mode=0o700)
-    src = root / "submitted" / student / assignment
+    top = root / "submitted"
+    src = top / student / assignment
+    problem = folder_problem(root, student, assignment)
     review = {"student": student, "assignment": assignment, "trusted": trust, "notebooks": {}, "notes": []}
     released = {p.name: p for p in sorted((root / "release" / assignment).glob("*.ipynb"))}
     for name, release_path in released.items():
         path = src / name
-        if not path.exists():
+        if problem:
+            nb, why = None, f"the notebook cannot be read: {problem}"
+        elif not os.path.lexists(path):
             continue  # nbgrader gives a missing notebook 0
-        nb, why = sc.load_submission(path)
+        else:
+            nb, why = sc.load_submission(path, trusted=top)
         source_path = root / "source" / assignment / name
         source_nb = json.loads(source_path.read_text())
         out, report = sc.sanitise(nb, json.loads(release_path.read_text()), source_nb, trust)
@@ -473,16 +688,22 @@ def stage_submission(root: Path, student: str, assignment: str, trust: bool = Fa
         (dest / name).write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n")
         _, owner = sc.exercises(source_nb)
         review["notebooks"][Path(name).stem] = {"scan": report.to_dict(), "owner": owner}
-    if src.is_dir():
-        ignored = sorted(str(p.relative_to(src)) for p in src.rglob("*")
-                         if p.is_file() and p.name not in released and p.name not in EXCHANGE_FILES)
+    if problem:
+        review["notes"].append(problem)
+    else:
+        ignored = [e.name for e in _entries(src) if e.name not in released and e.name not in EXCHANGE_FILES]
         if ignored:
             review["notes"].append(f"not graded, not copied: {', '.join(ignored[:10])}"
                                    f"{' ...' if len(ignored) > 10 else ''}")
-        for name in EXCHANGE_FILES:  # feedback/ needs both: release_feedback names the file by the secret
-            if (src / name).is_file():
-                shutil.copy(src / name, dest / name)
-    return stage, review
+        for name in EXCHANGE_FILES:  # release_feedback names the feedback file by the secret
+            data, _ = sc.read_regular(src / name, SECRET_BYTES, trusted=top)
+            if data is not None:
+                (dest / name).write_bytes(data)
+    # the submission time is the grader's, never a timestamp.txt of the student's (see the docstring);
+    # release_feedback reads it from feedback/
+    notebook = next((src / n for n in released if not problem and os.path.lexists(src / n)), top / student)
+    (dest / "timestamp.txt").write_text(submitted_time(notebook) + "\n")
+    return review
 
 
 def clean_staging(root: Path) -> None:
@@ -500,6 +721,29 @@ def clean_staging(root: Path) -> None:
 
 def grade_one(root: Path, env: dict, student: str, assignment: str, retries: int = 1, feedback: bool = True,
               run=nbgrader, trust: bool = False, extra: tuple[str, ...] = (), fp: str = "") -> Result:
+    """`grade_student`, any error contained: it becomes this student's FAILED result (with the reason, and
+    the traceback in the student's log), and the run goes on with the others. After Ctrl-C: not started."""
+    import traceback
+
+    if STOP.is_set():
+        return Result(student, assignment, error="not graded: the run was interrupted")
+    start = time.perf_counter()
+    try:
+        return grade_student(root, env, student, assignment, retries, feedback, run, trust, extra, fp)
+    except Exception as err:  # noqa: BLE001
+        try:
+            log_path = root / "autograded" / student / f"{assignment}.log"
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            with open(log_path, "a") as log:
+                log.write(f"=== grading failed:\n{traceback.format_exc()}")
+        except OSError:
+            pass
+        return Result(student, assignment, error=f"grading failed ({type(err).__name__}: {str(err)[:200]})",
+                      seconds=time.perf_counter() - start)
+
+
+def grade_student(root: Path, env: dict, student: str, assignment: str, retries: int = 1, feedback: bool = True,
+                  run=nbgrader, trust: bool = False, extra: tuple[str, ...] = (), fp: str = "") -> Result:
     """Autograde (and write feedback for) one student's assignment, retrying a failed attempt
     (``run`` executes one nbgrader command; tests pass a fake). On success the student's marker
     (autograded/<student>/<assignment>.graded.json, with the fingerprint ``fp``) is written last, so a
@@ -528,6 +772,9 @@ def grade_one(root: Path, env: dict, student: str, assignment: str, retries: int
                     steps.append(("generate_feedback", assignment, "--student", student, "--force"))
                 result.error = ""
                 for step in steps:
+                    if STOP.is_set():
+                        result.error = "not graded: the run was interrupted"
+                        break
                     step_start = time.perf_counter()
                     proc = run(root, env, *step, log=log)
                     log.write(f"=== {step[0]}: exit code {proc.returncode}, {time.perf_counter() - step_start:.2f} s\n")
@@ -553,6 +800,9 @@ def grade_one(root: Path, env: dict, student: str, assignment: str, retries: int
                     break
                 log.write(f"=== attempt {attempt} failed: {result.error}\n")
                 log.flush()
+                if STOP.is_set():
+                    result.error = "not graded: the run was interrupted"
+                    break
                 if attempt <= retries:
                     time.sleep(1)
     finally:
@@ -597,10 +847,14 @@ def run_parallel(jobs: list, work, n_workers: int, progress=None) -> list:
     results = {}
     with ThreadPoolExecutor(max_workers=max(1, n_workers)) as pool:
         futures = {pool.submit(work, job): i for i, job in enumerate(jobs)}
-        for future in as_completed(futures):
-            results[futures[future]] = result = future.result()
-            if progress:
-                progress(result)
+        try:
+            for future in as_completed(futures):
+                results[futures[future]] = result = future.result()
+                if progress:
+                    progress(result)
+        except BaseException:  # Ctrl-C: the queued jobs never start
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
     return [results[i] for i in range(len(jobs))]
 
 
@@ -614,6 +868,10 @@ def read_scores(root: Path, db_url: str, results: list[Result]) -> None:
                 submission = gb.find_submission(r.assignment, r.student)
             except MissingEntry:
                 r.ok, r.error = False, r.error or "no submission in the gradebook"
+                continue
+            except Exception as err:  # noqa: BLE001 (one student's rows, not the table)
+                r.ok, r.error = False, r.error or f"scores not readable ({type(err).__name__})"
+                gb.db.rollback()
                 continue
             for nb in submission.notebooks:
                 for grade in nb.grades:
@@ -638,11 +896,17 @@ def grade_order(root: Path, gb, assignment: str) -> list[str]:
     return names
 
 
-def print_table(results: list[Result], out=sys.stdout) -> None:
+def print_table(results: list[Result], out=None) -> None:
     """One row per student and assignment: score per graded cell, total, time, status."""
+    out = out or sys.stdout  # (the current one: tests capture it)
     for assignment in sorted({r.assignment for r in results}):
         rows = [r for r in results if r.assignment == assignment]
         cols = list(dict.fromkeys(k for r in rows for k in r.scores))
+        if not cols and not any(r.ok for r in rows):  # nothing graded (not gradable, or not reached)
+            print(f"\n{assignment if assignment != '-' else 'not gradable'}  (nothing graded)", file=out)
+            for r in rows:
+                print(f"{r.student} {r.seconds:5.0f}s  FAILED: {r.error}", file=out)
+            continue
         maxes = next((r.max_scores for r in rows if r.max_scores), {})
         width = max([7] + [len(r.student) for r in rows])
         head = f"{'student':<{width}} " + " ".join(f"{c:>{max(len(c), 4)}}" for c in cols)
@@ -665,8 +929,9 @@ def print_table(results: list[Result], out=sys.stdout) -> None:
                   f"{r.seconds:5.0f}s  {status}", file=out)
 
 
-def print_review(results: list[Result], out=sys.stdout) -> None:
+def print_review(results: list[Result], out=None) -> None:
     """The submissions a person should look at, and why (scan findings, runtime tampering, crashes)."""
+    out = out or sys.stdout  # (the current one: tests capture it)
     flagged = [r for r in results if r.review]
     if not flagged:
         return
@@ -714,14 +979,41 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=int, help="seconds per cell (default: nbgrader_config.py, 120)")
     ap.add_argument("--notebook-timeout", type=int, help="seconds per notebook (default 1800)")
     args = ap.parse_args(argv)
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, interrupt) if in_main else None
+    STOP.clear()
+    try:
+        return grade_class(args)
+    finally:
+        if in_main:
+            signal.signal(signal.SIGINT, previous)
 
+
+def interrupt(signum, frame) -> None:
+    """The first Ctrl-C: no further student, the running ones killed (fork servers and fresh nbgrader
+    processes, with their grading kernels); ``grade_class`` then reports what was graded. A second one:
+    out at once."""
+    if STOP.is_set():
+        raise KeyboardInterrupt
+    STOP.set()
+    print("\ninterrupted: no further student is graded; stopping the running ones", file=sys.stderr, flush=True)
+    for servers in list(LIVE_SERVERS):
+        servers.kill()
+    kill_fresh()
+    raise KeyboardInterrupt
+
+
+def grade_class(args) -> int:
     root = args.root.resolve()
     started = time.perf_counter()
-    pairs = find_submissions(root, args.student, args.assignment)
-    if not pairs:
+    pairs, problems = find_submissions(root, args.student, args.assignment)
+    if not pairs and not problems:
         print(f"nothing to grade: no notebooks in {root / 'submitted'}/<student>/<assignment>/ "
               f"(try `make example-submissions`)")
         return 1
+    for r in problems:
+        print(f"not graded: {r.student}" + (f"/{r.assignment}" if r.assignment != "-" else "") + f": {r.error}",
+              flush=True)
     db_url = db_url_for(root, args.db)
     threads = max(1, (os.cpu_count() or 2) // max(1, args.jobs))
     # nbgrader runs the `alembic` command when it creates a gradebook: put this venv's bin/ first on PATH
@@ -745,51 +1037,96 @@ def main(argv: list[str] | None = None) -> int:
     import course_nbgrader
 
     print(course_nbgrader.sandbox_summary(), flush=True)
-    with ForkServers(env, min(args.jobs, len(pairs))) as servers:
-        sync_gradebook(root, env, assignment_ids, students)
-        clean_staging(root)
+    results_by_pair: dict[tuple[str, str], Result] = {}
+    graded: list[Result] = []
+    synced = False
+    crashed = ""
+    bar = None
+    try:
+        with ForkServers(env, min(args.jobs, max(1, len(pairs)))) as servers:
+            failed_sync = sync_gradebook(root, env, assignment_ids, students)
+            synced = True
+            clean_staging(root)
 
-        fingerprints = {(s, a): fingerprint(root, s, a, {**options, "trusted": s in args.trust}) for s, a in pairs}
-        todo, results_by_pair = [], {}
-        for pair in pairs:
-            if not args.force and up_to_date(root, db_url, *pair, fingerprints[pair], args.feedback):
-                r = Result(*pair, ok=True, skipped=True)
-                review = root / "autograded" / pair[0] / f"{pair[1]}.review.json"
-                r.review = json.loads(review.read_text()).get("needs_review") or [] if review.exists() else []
-                results_by_pair[pair] = r
-            else:
+            todo, fingerprints = [], {}
+            for pair in pairs:
+                if pair[1] in failed_sync:
+                    results_by_pair[pair] = Result(*pair, error=failed_sync[pair[1]])
+                    continue
+                try:
+                    fingerprints[pair] = fingerprint(root, *pair, {**options, "trusted": pair[0] in args.trust})
+                    if not args.force and up_to_date(root, db_url, *pair, fingerprints[pair], args.feedback):
+                        r = Result(*pair, ok=True, skipped=True)
+                        review = root / "autograded" / pair[0] / f"{pair[1]}.review.json"
+                        r.review = json.loads(review.read_text()).get("needs_review") or [] if review.exists() else []
+                        results_by_pair[pair] = r
+                        continue
+                except Exception as err:  # noqa: BLE001 (graded below, without a fingerprint: always regraded)
+                    print(f"{pair[0]}: {type(err).__name__} while checking for an earlier grading: {err}", flush=True)
                 todo.append(pair)
-        if len(todo) < len(pairs):
-            print(f"{len(pairs) - len(todo)} submission(s) unchanged since they were graded: not regraded "
-                  f"(--force regrades them)", flush=True)
+            if len(todo) < len(pairs):
+                print(f"{len(pairs) - len(todo)} submission(s) unchanged since they were graded: not regraded "
+                      f"(--force regrades them)", flush=True)
 
-        from tqdm import tqdm
+            from tqdm import tqdm
 
-        bar = tqdm(total=len(todo), desc="autograde", unit="student", file=sys.stdout, ncols=90)
+            bar = tqdm(total=len(todo), desc="autograde", unit="student", file=sys.stdout, ncols=90)
 
-        def progress(r: Result) -> None:
-            bar.set_postfix_str(f"{r.student}: {'ok' if r.ok else 'FAILED'}")
-            bar.update()
+            def progress(r: Result) -> None:
+                results_by_pair[(r.student, r.assignment)] = r  # (kept when Ctrl-C ends run_parallel)
+                graded.append(r)
+                bar.set_postfix_str(f"{r.student}: {'ok' if r.ok else 'FAILED'}")
+                bar.update()
 
-        graded = run_parallel(todo, lambda p: grade_one(root, env, p[0], p[1], args.retries, args.feedback,
-                                                        run=servers.get(), trust=p[0] in args.trust,
-                                                        extra=tuple(extra), fp=fingerprints[p]), args.jobs, progress)
-    bar.close()
-    results_by_pair.update({(r.student, r.assignment): r for r in graded})
+            run_parallel(todo, lambda p: grade_one(root, env, p[0], p[1], args.retries, args.feedback,
+                                                   run=servers.get(), trust=p[0] in args.trust,
+                                                   extra=tuple(extra), fp=fingerprints.get(p, "")),
+                         args.jobs, progress)
+    except KeyboardInterrupt:
+        STOP.set()
+    except Exception as err:  # noqa: BLE001 (the run itself failed: still report what was graded)
+        crashed = f"{type(err).__name__}: {err}"
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        if bar is not None:
+            bar.close()
+    # the summary and the export, whatever happened above (a second Ctrl-C is the only way out)
+    for pair in pairs:
+        if pair not in results_by_pair:
+            results_by_pair[pair] = Result(*pair, error="not graded: the run was interrupted" if STOP.is_set()
+                                           else f"not graded: {crashed or 'the run stopped'}")
     results = [results_by_pair[p] for p in pairs]
-    read_scores(root, db_url, results)
     csv_path = args.csv if args.csv.is_absolute() else root / args.csv
-    export_csv(root, env, csv_path)
+    n_rows = None
+    if synced:
+        try:
+            read_scores(root, db_url, results)
+        except Exception as err:  # noqa: BLE001
+            print(f"could not read the scores from the gradebook: {type(err).__name__}: {err}", flush=True)
+        try:
+            export_csv(root, env, csv_path)
+            with open(csv_path) as f:
+                n_rows = sum(1 for _ in csv.DictReader(f))
+        except (Exception, SystemExit, KeyboardInterrupt) as err:  # noqa: BLE001
+            print(f"grades.csv not written: {type(err).__name__} {err}", flush=True)
+    results = problems + results
     print_table(results)
     print_review(results)
-    with open(csv_path) as f:
-        n_rows = sum(1 for _ in csv.DictReader(f))
     failed = [r for r in results if not r.ok]
+    rel_csv = csv_path.relative_to(root) if csv_path.is_relative_to(root) else csv_path
+    grades = f"{rel_csv} ({n_rows} rows)" if n_rows is not None else f"{rel_csv} NOT WRITTEN"
     print(f"\n{len(results) - len(failed)}/{len(results)} graded in {time.perf_counter() - started:.0f} s "
-          f"({len(graded)} now, {len(results) - len(graded)} unchanged); "
-          f"grades: {csv_path.relative_to(root) if csv_path.is_relative_to(root) else csv_path} ({n_rows} rows), "
+          f"({len(graded)} now, {sum(r.skipped for r in results)} unchanged); grades: {grades}, "
           f"feedback: feedback/<student>/<assignment>/, logs: autograded/<student>/<assignment>.log")
-    return 1 if failed else 0
+    if STOP.is_set():
+        print(f"INTERRUPTED: {sum(r.ok and not r.skipped for r in results)} of {len(pairs)} submissions graded in this "
+              f"run; run again to grade the rest (graded ones are kept)")
+        return 130
+    if crashed:
+        print(f"the run failed: {crashed}")
+    return 1 if failed or crashed else 0
 
 
 if __name__ == "__main__":

@@ -28,6 +28,14 @@ submitted/ for the manual review), and the graded cells of its exercise score 0 
 notebook metadata, honoured by GuardedExecute). ``trust=True`` (``autograde.py --trust STUDENT``, after a
 review found the code honest) runs the code as written.
 
+Reading is bounded: ``read_regular`` never follows a symbolic link anywhere below the course's
+``submitted/`` folder (the student folder, the assignment folder or the notebook), never opens a fifo,
+device or socket, and reads at most ``MAX_NOTEBOOK_BYTES``; a notebook that is refused, is not UTF-8 JSON,
+holds a lone surrogate or is nested too deeply is graded as handed in blank, with the reason. A cell of
+more than ``MAX_CELL_CHARS`` characters, or one nested too deeply for Python's parser or the scan
+(``1+1+...`` 20,000 times), is not scanned and not run: it is flagged like tampering (its exercise scores
+0, the student is listed for review), since no answer needs it and the kernel could not compile it either.
+
 What a scan cannot do: see through obfuscation (strings built at run time, code downloaded or decoded).
 That is what the sandboxed kernel and the runtime integrity guard are for.
 """
@@ -37,7 +45,9 @@ import argparse
 import ast
 import copy
 import json
+import os
 import re
+import stat
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -45,6 +55,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 META = "cnn_grading"
 MAX_NOTEBOOK_BYTES = 50 * 2 ** 20
+#: a longer cell is not scanned nor run (the longest answer of the course is under 3,000 characters; a
+#: 6.6 MB cell took the scan 79 s and 1.1 GB)
+MAX_CELL_CHARS = 100_000
 
 #: modules whose attributes the tests and checks rely on (by their real dotted names)
 FOREIGN_MODULES = ("torch", "numpy", "cnnlib", "builtins", "importlib", "sys", "os", "IPython", "ipykernel",
@@ -473,13 +486,17 @@ class NotebookScanner:
                                default_protected() if protected_names is None else protected_names)
 
     def scan(self, cell_source: str) -> list[Finding]:
-        code = python_source(cell_source)
+        if len(cell_source) > MAX_CELL_CHARS:
+            return [Finding(1, f"the cell holds {len(cell_source):,} characters, more than the {MAX_CELL_CHARS:,} "
+                               f"the grader scans: not run")]
+        self.scanner.findings = []
         try:
-            tree = ast.parse(code)
+            tree = ast.parse(python_source(cell_source))
+            self.scanner.visit(tree)
         except SyntaxError:
             return []  # the kernel refuses it as well: a SyntaxError, like any wrong answer
-        self.scanner.findings = []
-        self.scanner.visit(tree)
+        except (RecursionError, MemoryError) as err:  # the kernel's compiler would fail the same way
+            return [Finding(1, f"the code is nested too deeply to be scanned ({type(err).__name__}): not run")]
         return sorted(self.scanner.findings, key=lambda f: f.line)
 
 
@@ -548,7 +565,7 @@ def protected_names_for(source_nb: dict) -> set[str]:
 
 def _text(cell: dict) -> str:
     src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else str(src)
+    return "".join(s for s in src if isinstance(s, str)) if isinstance(src, list) else str(src)
 
 
 def _gid(cell: dict) -> str | None:
@@ -558,14 +575,67 @@ def _gid(cell: dict) -> str | None:
     return gid if isinstance(gid, str) else None
 
 
-def load_submission(path: Path) -> tuple[dict | None, str]:
-    """The submitted notebook as JSON, or (None, why not)."""
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"),
+                       (stat.S_ISBLK, "a device"), (stat.S_ISDIR, "a folder"), (stat.S_ISLNK, "a symbolic link")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def read_regular(path: Path, limit: int, trusted: Path | None = None) -> tuple[bytes | None, str]:
+    """The bytes of the regular file ``path``, or (None, why not). Every component below ``trusted`` (default:
+    the file's own folder) is opened relative to its parent with O_NOFOLLOW: a symbolic link anywhere
+    there is refused, not followed; a fifo, device or socket is refused from its lstat, never opened
+    (O_NONBLOCK in case it is swapped in between); a file over ``limit`` bytes is refused unread."""
+    trusted = path.parent if trusted is None else trusted
+    parts = path.relative_to(trusted).parts
+    fds: list[int] = []
     try:
-        if path.stat().st_size > MAX_NOTEBOOK_BYTES:
-            return None, f"the notebook is larger than {MAX_NOTEBOOK_BYTES >> 20} MB"
-        nb = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
-        return None, f"the notebook cannot be read ({type(err).__name__})"
+        fds.append(os.open(trusted, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
+        for i, part in enumerate(parts):
+            shown, last = "/".join((trusted.name, *parts[:i + 1])), i == len(parts) - 1
+            st = os.stat(part, dir_fd=fds[-1], follow_symlinks=False)
+            if stat.S_ISLNK(st.st_mode):
+                return None, f"{shown} is a symbolic link (not followed: hand in the file itself)"
+            if not last and not stat.S_ISDIR(st.st_mode):
+                return None, f"{shown} is not a folder but {_kind(st.st_mode)}"
+            if last and not stat.S_ISREG(st.st_mode):
+                return None, f"{shown} is {_kind(st.st_mode)}, not a regular file"
+            if last and st.st_size > limit:
+                return None, f"{shown} is larger than {limit:,} bytes"
+            flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | (os.O_NONBLOCK if last else os.O_DIRECTORY)
+            fds.append(os.open(part, flags, dir_fd=fds[-1]))
+        if not stat.S_ISREG(os.fstat(fds[-1]).st_mode):
+            return None, f"{path.name} is not a regular file"
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fds[-1], min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            return None, f"{path.name} is larger than {limit:,} bytes"
+        return b"".join(chunks), ""
+    except OSError as err:
+        return None, f"{path.name} cannot be opened ({err.strerror or type(err).__name__})"
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def load_submission(path: Path, trusted: Path | None = None) -> tuple[dict | None, str]:
+    """The submitted notebook as JSON, or (None, why not); read with ``read_regular`` (links below
+    ``trusted`` refused, size capped)."""
+    data, why = read_regular(path, MAX_NOTEBOOK_BYTES, trusted)
+    if data is None:
+        return None, f"the notebook cannot be read: {why}"
+    try:
+        nb = json.loads(data.decode("utf-8"))
+        json.dumps(nb, ensure_ascii=False).encode("utf-8")  # a lone surrogate (JSON "\\ud800") cannot be written as UTF-8
+    except (UnicodeError, ValueError, RecursionError, MemoryError) as err:
+        return None, f"the notebook cannot be read ({type(err).__name__}: {str(err)[:100]})"
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         return None, "the file is not a Jupyter notebook"
     return nb, ""
@@ -685,7 +755,10 @@ def sanitise(submitted: dict | None, release_nb: dict, source_nb: dict, trust: b
         label = gid or f"a cell you added (after {current or 'the top'})"
         if gid is None and cell.get("cell_type") == "code" and not _text(cell).strip():
             continue
-        findings = scanner.scan(_text(cell))
+        try:
+            findings = scanner.scan(_text(cell))
+        except Exception as err:  # noqa: BLE001 (a scan that fails must not run the cell unseen)
+            findings = [Finding(1, f"the scan failed ({type(err).__name__}): not run")]
         if not findings:
             continue
         exercise = owner.get(gid or current) or next(iter(grades_of), None)

@@ -31,7 +31,9 @@ def write_class(dest: Path, root: Path = ROOT, students: list[str] | None = None
         folder = dest / name / ASSIGNMENT
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{NOTEBOOK}.ipynb"
-        if st.raw is not None:
+        if st.make is not None:  # a link or a pipe instead of a notebook
+            st.make(path, root)
+        elif st.raw is not None:
             path.write_bytes(st.raw)
         else:
             nb = ms.build(release_nb, source_nb, st.answers, corpus.SOLUTION, corpus.BLANK)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 from submissions.a05_exercises import BLANK, POINTS, SOLUTION  # the example class's markers and points
@@ -62,6 +63,7 @@ class Student:
     edit: Callable[[dict], dict] | None = None
     raw: bytes | None = None
     files: dict[str, str] = field(default_factory=dict)
+    make: Callable[[Path, Path], None] | None = None  # (notebook path, course): puts a link or pipe there instead
 
 
 # -- notebook edits ----------------------------------------------------------------------------------------
@@ -589,5 +591,60 @@ STUDENTS: dict[str, Student] = {
                             {"ex1_solution": BLANK, "ex2_solution": BLANK, "ex3_solution": BLANK}, points(),
                             review=True, edit=add_cells_after("ex1_solution", SLOW_SETUP, CRASH, CRASH)),
 }
+
+# -- what is handed in besides a notebook, and what once stopped the whole run (issue 12) ------------------
+
+
+def link_to(target: str) -> Callable[[Path, Path], None]:
+    """The notebook handed in as a symbolic link to ``target`` (relative to the course folder; ``{a}`` is the
+    assignment, ``{nb}`` the notebook's file name)."""
+    def make(notebook: Path, course: Path) -> None:
+        notebook.symlink_to(course / target.format(a=notebook.parent.name, nb=notebook.name))
+    return make
+
+
+def linked_folder(notebook: Path, course: Path) -> None:
+    """The assignment folder handed in as a symbolic link to the instructor's source/ folder."""
+    notebook.parent.rmdir()
+    notebook.parent.symlink_to(course / "source" / notebook.parent.name, target_is_directory=True)
+
+
+def named_pipe(notebook: Path, course: Path) -> None:
+    """A fifo where the notebook belongs: opening it for reading would block until someone writes."""
+    import os
+
+    os.mkfifo(notebook)
+
+
+#: nested 20,000 deep (Python's parser gives up: RecursionError), and a 6.6 MB cell
+DEEP_EXPRESSION = "# a sum nested 20,000 deep\ntotal = " + "1 + " * 20_000 + "1\n"
+HUGE_CELL = "# a table pasted into the cell\nTABLE = [" + "0, " * 2_200_000 + "]\n"
+
+STUDENTS.update({
+    "link_to_source": Student("the notebook is a symbolic link to source/ (solutions and hidden tests): refused, "
+                              "graded as handed in blank", {}, points(), review=True,
+                              make=link_to("source/{a}/{nb}")),
+    "link_to_other": Student("the notebook is a symbolic link to another student's (messed_structure, full marks): "
+                             "refused, graded as handed in blank", {}, points(), review=True,
+                             make=link_to("submitted/messed_structure/{a}/{nb}")),
+    "linked_folder": Student("the assignment folder is a symbolic link to source/: refused, graded as handed in blank",
+                             {}, points(), review=True, make=linked_folder),
+    "pipe_notebook": Student("a named pipe instead of the notebook: refused without opening it (a read would hang "
+                             "the run), graded as handed in blank", {}, points(), review=True, make=named_pipe),
+    "early_timestamp": Student("a timestamp.txt claiming the year 2000: ignored, the grader's own time is recorded",
+                               {"ex1_solution": SOLUTION, "ex2_solution": SOLUTION, "ex3_solution": BLANK},
+                               points(**EX1, **EX2), files={"timestamp.txt": "2000-01-01 00:00:00.000000 UTC\n"}),
+    "lone_surrogate": Student("a lone surrogate (\\ud800) in a cell: the notebook cannot be written back as UTF-8, "
+                              "graded as handed in blank (it used to end the run)",
+                              {"ex1_solution": SOLUTION, "ex2_solution": SOLUTION, "ex3_solution": BLANK}, points(),
+                              review=True, edit=add_after("ex1_solution", "note = '\ud800'\n")),
+    "deep_expression": Student("Exercise 1's cell holds an expression nested 20,000 deep: not scanned, not run, "
+                               "flagged; the rest is graded (it used to end the run)",
+                               {"ex1_solution": DEEP_EXPRESSION, "ex2_solution": SOLUTION, "ex3_solution": BLANK},
+                               points(**EX2), review=True),
+    "huge_cell": Student("a 6.6 MB cell in Exercise 2: over the grader's cell limit, not scanned, not run, flagged; "
+                         "the rest is graded", {"ex1_solution": SOLUTION, "ex2_solution": HUGE_CELL,
+                                                "ex3_solution": BLANK}, points(**EX1), review=True),
+})
 
 EXPECTED = {name: s.expected for name, s in STUDENTS.items()}
