@@ -36,6 +36,9 @@ NOTEBOOK = "exercises.ipynb"
 #: The correct body of the first exercise, typed into the `pool_cnn` solution cell.
 POOL_CNN_BODY = ("return nn.Sequential(conv(1, 8), nn.MaxPool2d(2), conv(8, 16), nn.MaxPool2d(2), "
                  "conv(16, 10, act=False), nn.Flatten())")
+#: ... and what that network is, typed over the cell's second `raise NotImplementedError()`
+POOL_CNN_NUMBERS = ("shapes, params_pool, params_simple, receptive_field = "
+                    "[(8, 14, 14), (8, 7, 7), (16, 4, 4), (16, 2, 2), (10, 1, 1)], 2698, 9034, 53")
 OUT = ROOT / "tests" / "_out" / "browser"
 SCREENSHOTS = ["student_assignment_list", "notebook_after_run", "validate_result", "student_submitted",
                "formgrader_assignments", "formgrader_submissions"]
@@ -166,13 +169,14 @@ def test_student_and_instructor_in_jupyterlab(tmp_path):
             # -- write pool_cnn: replace `raise NotImplementedError()` in its solution cell
             cell = panel.locator(".jp-CodeCell").filter(has=page.locator(".cm-content", has_text="def pool_cnn():"))
             expect(cell).to_have_count(1)
-            cell.locator(".cm-line", has_text="raise NotImplementedError()").click()
-            page.keyboard.press("End")
-            page.keyboard.press("Shift+Home")
-            page.keyboard.insert_text(POOL_CNN_BODY)
+            for text in (POOL_CNN_BODY, POOL_CNN_NUMBERS):
+                cell.locator(".cm-line", has_text="raise NotImplementedError()").first.click()
+                page.keyboard.press("End")
+                page.keyboard.press("Shift+Home")
+                page.keyboard.insert_text(text)
             page.keyboard.press("Escape")
             source = cell.locator(".cm-content").inner_text()
-            assert POOL_CNN_BODY in source and "NotImplementedError" not in source, source
+            assert POOL_CNN_BODY in source and POOL_CNN_NUMBERS in source and "NotImplementedError" not in source, source
 
             # -- run all cells: Exercise 1's tests pass; the run stops at the first error, where the net is rebuilt
             #    with Exercise 2's still unwritten conv (NotImplementedError)

@@ -1,7 +1,6 @@
 """The exercise checks accept every correct answer we can think of and reject the plausible wrong ones."""
 from __future__ import annotations
 
-import re
 import traceback
 
 import matplotlib
@@ -10,8 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnlib import grading, models, plots, train
-from test_train import Toy
+from cnnlib import grading, models, train
 
 matplotlib.use("Agg")
 
@@ -186,300 +184,292 @@ def test_a_crashing_network_is_reported_not_raised():
         grading.check_logits_shape(broken)
 
 
+# ---- what the network is: shapes, parameters, receptive field ------------------------------------------
+def field_by_recurrence(layers) -> int:
+    """r <- r + (k - 1) j, j <- j s over (kernel, stride) pairs: the reference the probe is compared with."""
+    r, j = 1, 1
+    for k, s in layers:
+        r, j = r + (k - 1) * j, j * s
+    return r
+
+
+@pytest.mark.parametrize("factory, layers", [
+    (pool_max, [(3, 2), (2, 2), (3, 2), (2, 2), (3, 2)]),
+    (lambda: nn.Sequential(nn.AvgPool2d(2), conv(1, 8), nn.AvgPool2d(2), conv(8, 16), conv(16, 10, act=False),
+                           nn.Flatten()), [(2, 2), (3, 2), (2, 2), (3, 2), (3, 2)]),
+    (lambda: nn.Sequential(conv(1, 8), nn.MaxPool2d(4), conv(8, 16), nn.MaxPool2d(2), conv(16, 10, act=False),
+                           nn.Flatten()), [(3, 2), (4, 4), (3, 2), (2, 2), (3, 2)]),
+    (models.simple_cnn, [(3, 2)] * 5),
+])
+def test_receptive_field_probe_agrees_with_the_recurrence(factory, layers, capsys):
+    r = field_by_recurrence(layers)
+    grading.check_receptive_field(factory, r)
+    assert f"depends on a {r}x{r} square" in capsys.readouterr().out
+    for wrong in (r - 2, r + 1, 1 + sum(k - 1 for k, _ in layers)):
+        with pytest.raises(AssertionError, match=f"receptive_field = {wrong} is not the side"):
+            grading.check_receptive_field(factory, wrong)
+    with pytest.raises(AssertionError, match="must be an int"):
+        grading.check_receptive_field(factory, float(r))
+
+
+def test_shapes_and_params_come_from_the_network():
+    net = pool_max()
+    shapes, x = [], torch.zeros(1, 1, 28, 28)
+    for layer in list(net)[:-1]:
+        x = layer(x)
+        shapes.append(tuple(x.shape[1:]))
+    n_pool = sum(p.numel() for p in net.parameters())
+    n_simple = sum(p.numel() for p in models.simple_cnn().parameters())
+    grading.check_shapes_and_params(pool_max, shapes, n_pool, n_simple)
+    wrong = list(shapes)
+    wrong[2] = (16, 3, 3)
+    with pytest.raises(AssertionError, match=r"shapes entry 3 \(after the conv2d"):
+        grading.check_shapes_and_params(pool_max, wrong, n_pool, n_simple)
+    with pytest.raises(AssertionError, match="shapes has 4 entries"):
+        grading.check_shapes_and_params(pool_max, shapes[:4], n_pool, n_simple)
+    without_biases = n_pool - (8 + 16 + 10)
+    with pytest.raises(AssertionError, match=f"params_pool = {without_biases} is not"):
+        grading.check_shapes_and_params(pool_max, shapes, without_biases, n_simple)
+    with pytest.raises(AssertionError, match="params_simple = 9000 is not"):
+        grading.check_shapes_and_params(pool_max, shapes, n_pool, 9000)
+
+
 # ---- dropout -----------------------------------------------------------------------------------
-def drop_right(ic, oc, act=True):
-    layer = nn.Conv2d(ic, oc, 3, stride=2, padding=1)
-    return nn.Sequential(layer, nn.ReLU(), nn.Dropout(0.5)) if act else layer
-
-
-def drop_list_style(ic, oc, act=True):
-    layers = [nn.Conv2d(ic, oc, kernel_size=3, stride=2, padding=1)]
-    if act:
-        layers += [nn.ReLU(inplace=True), nn.Dropout(p=0.5)]
-    return nn.Sequential(*layers)
-
-
-def drop_2d(ic, oc, act=True):
-    layer = nn.Conv2d(ic, oc, 3, stride=2, padding=1)
-    return nn.Sequential(layer, nn.ReLU(), nn.Dropout2d(0.5)) if act else layer
-
-
-class FunctionalBlock(nn.Module):
-    """F.relu and F.dropout(x, 0.5, self.training) in a forward of its own."""
-
-    def __init__(self, ic, oc, act=True, training_flag=True):
+class DropRand(nn.Module):
+    def __init__(self, p=0.5):
         super().__init__()
-        self.conv, self.act, self.training_flag = nn.Conv2d(ic, oc, 3, stride=2, padding=1), act, training_flag
+        self.p = p
 
     def forward(self, x):
-        x = self.conv(x)
-        if not self.act:
+        return x * (torch.rand_like(x) >= self.p) / (1 - self.p) if self.training else x
+
+
+class DropBernoulli(DropRand):
+    def forward(self, x):
+        if not self.training:
             return x
-        return F.dropout(F.relu(x), 0.5, self.training) if self.training_flag else F.dropout(F.relu(x), 0.5)
+        return x * torch.bernoulli(torch.full_like(x, 1 - self.p)) / (1 - self.p)
 
 
-class ConvSubclass(nn.Conv2d):
-    """A Conv2d subclass: torch.relu and F.dropout with keyword arguments."""
-
-    def __init__(self, ic, oc, act=True):
-        super().__init__(ic, oc, kernel_size=3, stride=2, padding=1)
-        self.act = act
-
+class DropNoRescale(DropRand):
     def forward(self, x):
-        y = super().forward(x)
-        return F.dropout(torch.relu(y), p=0.5, training=self.training) if self.act else y
+        return x * (torch.rand_like(x) >= self.p) if self.training else x
 
 
-class MaskedBlock(FunctionalBlock):
-    """Dropout written by hand (a Bernoulli mask, scaled by 2): no dropout function is called at all."""
-
+class DropAlways(DropRand):
     def forward(self, x):
-        x = self.conv(x)
-        if not self.act:
+        return x * (torch.rand_like(x) >= self.p) / (1 - self.p)
+
+
+class DropSameMask(DropRand):
+    def forward(self, x):
+        if not self.training:
             return x
-        x = F.relu(x)
-        return x * (torch.rand_like(x) >= 0.5) * 2 if self.training else x
+        torch.manual_seed(0)
+        return x * (torch.rand_like(x) >= self.p) / (1 - self.p)
 
 
-def drop_models(ic, oc, act=True):
-    return nn.Sequential(models.conv(ic, oc), nn.Dropout(0.5)) if act else models.conv(ic, oc, act=False)
-
-
-@pytest.mark.parametrize("conv_fn", [drop_right, drop_list_style, drop_2d, FunctionalBlock, ConvSubclass,
-                                     MaskedBlock, drop_models])
-def test_dropout_accepts_correct_answers(conv_fn, capsys):
-    grading.check_dropout_block(conv_fn)
-    grading.check_dropout_block(conv_fn, ic=1, oc=8, size=28, n=32)
-    grading.check_logits_block(conv_fn)
-    out = capsys.readouterr().out
-    assert "in eval mode it computes ReLU of its 3x3 stride-2 convolution" in out
-    assert "is the plain 3x3 stride-2 convolution: no activation, no dropout" in out
-
-
-def test_dropout_statistics_are_those_of_nn_dropout():
-    """The check's measure on a real nn.Dropout(p): a fraction p zeroed, the rest scaled by 1/(1-p)."""
-    for p in (0.2, 0.5, 0.7):
-        def block(ic, oc, act=True, p=p):
-            layer = nn.Conv2d(ic, oc, 3, stride=2, padding=1)
-            return nn.Sequential(layer, nn.ReLU(), nn.Dropout(p)) if act else layer
-
-        grading.check_dropout_block(block, p=p)
-        if p != 0.5:
-            with pytest.raises(AssertionError, match=f"scales the others by {1 / (1 - p):.3g}") as info:
-                grading.check_dropout_block(block)
-            zeroed = float(re.search(r"zeroes (\d+)%", str(info.value)).group(1)) / 100
-            assert abs(zeroed - p) < 0.03, info.value
-
-
-def drop_before_act(ic, oc, act=True):
-    layer = nn.Conv2d(ic, oc, 3, stride=2, padding=1)
-    return nn.Sequential(layer, nn.Dropout(0.5), nn.ReLU()) if act else layer
-
-
-def drop_wrong_p(ic, oc, act=True):
-    layer = nn.Conv2d(ic, oc, 3, stride=2, padding=1)
-    return nn.Sequential(layer, nn.ReLU(), nn.Dropout(0.2)) if act else layer
-
-
-def drop_on_logits(ic, oc, act=True):
-    layers = [nn.Conv2d(ic, oc, 3, stride=2, padding=1)] + ([nn.ReLU()] if act else [])
-    return nn.Sequential(*layers, nn.Dropout(0.5))
-
-
-def relu_on_logits(ic, oc, act=True):
-    block = nn.Sequential(nn.Conv2d(ic, oc, 3, stride=2, padding=1), nn.ReLU())
-    return nn.Sequential(block, nn.Dropout(0.5)) if act else block
-
-
-class FunctionalReluOnLogits(FunctionalBlock):
+class DropKeepProb(DropRand):
     def forward(self, x):
-        x = F.relu(self.conv(x))
-        return F.dropout(x, 0.5, self.training) if self.act else x
+        return x * (torch.rand_like(x) < self.p) / self.p if self.training else x
 
 
-def drop_missing(ic, oc, act=True):
-    return conv(ic, oc, act)
-
-
-def drop_stride_lost(ic, oc, act=True):
-    layer = nn.Conv2d(ic, oc, 3, padding=1)
-    return nn.Sequential(layer, nn.ReLU(), nn.Dropout(0.5)) if act else layer
-
-
-def drop_leaky(ic, oc, act=True):
-    layer = nn.Conv2d(ic, oc, 3, stride=2, padding=1)
-    return nn.Sequential(layer, nn.LeakyReLU(0.1), nn.Dropout(0.5)) if act else layer
-
-
-class FakeDropout(nn.Dropout):
-    """Claims p=0.5 but never drops anything."""
-
+class DropTorch(DropRand):
     def forward(self, x):
-        return x
+        return F.dropout(x, self.p, self.training)
 
 
-def drop_fake(ic, oc, act=True):
-    layer = nn.Conv2d(ic, oc, 3, stride=2, padding=1)
-    return nn.Sequential(layer, nn.ReLU(), FakeDropout(0.5)) if act else layer
-
-
-class UnscaledMask(FunctionalBlock):
-    """Zeroes half of the activations but does not scale the rest."""
-
+class DropInPlace(DropRand):
     def forward(self, x):
-        x = F.relu(self.conv(x))
-        return x * (torch.rand_like(x) >= 0.5) if self.training and self.act else x
+        return x.mul_((torch.rand_like(x) >= self.p) / (1 - self.p)) if self.training else x
 
 
-@pytest.mark.parametrize("conv_fn, message", [
-    (drop_before_act, r"conv\(3, 6\) runs conv2d -> dropout -> relu: the dropout \(dropout in `1` \(Dropout\)\) "
-                      r"must come after the ReLU"),
-    (drop_wrong_p, r"zeroes 2\d% of the ReLU's positive outputs and scales the others by 1.25"),
-    (drop_missing, r"zeroes none of the ReLU's outputs"),
-    (drop_stride_lost, r"to \(64, 6, 16, 16\); the 3x3 stride-2 padding-1 convolution gives \(64, 6, 8, 8\)"),
-    (drop_leaky, r"in eval mode conv\(3, 6\) \(running conv2d -> leaky_relu -> dropout\) does not compute ReLU"),
-    (drop_fake, r"zeroes none of the ReLU's outputs"),
-    (UnscaledMask, r"scales the others by 1:"),
-    (lambda ic, oc, act=True: FunctionalBlock(ic, oc, act, training_flag=False),
-     r"in eval mode conv\(3, 6\) still zeroes 5\d% of the ReLU's positive outputs: dropout must act in training"),
+class DropSubclass(nn.Dropout):
+    pass
+
+
+@pytest.mark.parametrize("Dropout", [DropRand, DropBernoulli])
+def test_dropout_accepts_correct_answers(Dropout, capsys):
+    grading.check_dropout(Dropout)
+    grading.check_dropout(Dropout, ps=(0.0, 0.8, 0.35), shape=(4, 3, 33, 17), dtype=torch.float64)
+    assert capsys.readouterr().out.count("✓") == 2
+
+
+def test_dropout_statistics_match_nn_dropout():
+    """The bound the check applies holds for torch's own dropout (the reference), measured outside it."""
+    for p in (0.2, 0.5, 0.8):
+        x = torch.ones(32, 8, 16, 16)
+        zeroed = float((nn.Dropout(p).train()(x) == 0).double().mean())
+        assert grading._binomial_ok(zeroed, p, x.numel())
+        assert not grading._binomial_ok(zeroed, 1 - p, x.numel()) or p == 0.5
+
+
+@pytest.mark.parametrize("Dropout, message", [
+    (DropNoRescale, r"scales the values it keeps by 1:"),
+    (DropAlways, r"in eval mode Dropout\(0.5\) changes its input"),
+    (DropSameMask, r"drops the same positions on two calls in a row"),
+    (DropKeepProb, r"zeroes 8\d.\d% of the values.*probability to keep"),
+    (DropTorch, r"calls torch's own dropout"),
+    (DropSubclass, r"calls torch's own dropout|write your own class"),
+    (DropInPlace, r"modified its input in place"),
+    (nn.Dropout, r"write your own class"),
 ])
-def test_dropout_rejects_wrong_answers(conv_fn, message):
+def test_dropout_rejects_wrong_answers(Dropout, message):
     with pytest.raises(AssertionError, match=message):
-        grading.check_dropout_block(conv_fn)
+        grading.check_dropout(Dropout)
 
 
-@pytest.mark.parametrize("conv_fn, message", [
-    (drop_on_logits, r"in training mode conv\(16, 10, act=False\) runs conv2d -> dropout: the logits block must "
-                     r"have no dropout \(dropout in `1` \(Dropout\)\)"),
-    (relu_on_logits, r"runs conv2d -> relu: the logits block must have no activation \(relu in `1` \(ReLU\)\)"),
-    (FunctionalReluOnLogits, r"runs conv2d -> relu: the logits block must have no activation \(relu in "
-                             r"conv\(16, 10, act=False\)\)"),
-    (drop_stride_lost, r"is not its stride-2 padding-1 convolution"),
-])
-def test_logits_block_rejects_activation_and_dropout(conv_fn, message):
-    with pytest.raises(AssertionError, match=message):
-        grading.check_logits_block(conv_fn)
+def block_with(Dropout, before_relu=False, on_logits=False, relu_on_logits=False, p=0.5):
+    def make(ic, oc, act=True):
+        layer = nn.Conv2d(ic, oc, 3, stride=2, padding=1)
+        if not act:
+            tail = ([nn.ReLU()] if relu_on_logits else []) + ([Dropout(p)] if on_logits else [])
+            return nn.Sequential(layer, *tail) if tail else layer
+        return nn.Sequential(layer, Dropout(p), nn.ReLU()) if before_relu else nn.Sequential(layer, nn.ReLU(), Dropout(p))
+    return make
 
 
-def test_the_lessons_block_earns_nothing():
-    """A cell that never redefined conv (it timed out, or crashed first) leaves the lesson's block."""
+def test_blocks_accept_the_students_dropout_and_reject_misplaced_ones(capsys):
+    grading.check_dropout_block(block_with(DropRand), DropRand)
+    grading.check_dropout_block(block_with(DropRand), DropRand, ic=1, oc=8, size=28, n=16)
+    grading.check_logits_block(block_with(DropRand), DropRand)
+    grading.check_dropout_block(block_with(DropNoRescale), DropNoRescale)  # the Dropout's own mistake is not the block's
+    assert capsys.readouterr().out.count("✓") == 4
+    with pytest.raises(AssertionError, match="is not ReLU of the block's"):
+        grading.check_dropout_block(block_with(DropRand, before_relu=True), DropRand)
+    with pytest.raises(AssertionError, match="build it with p = 0.5"):
+        grading.check_dropout_block(block_with(DropRand, p=0.2), DropRand)
+    with pytest.raises(AssertionError, match="contains 0 modules of your Dropout"):
+        grading.check_dropout_block(block_with(nn.Dropout), DropRand)
+    with pytest.raises(AssertionError, match="runs torch's dropout"):
+        grading.check_dropout_block(block_with(DropTorch), DropTorch)
+    with pytest.raises(AssertionError, match="contains your Dropout"):
+        grading.check_logits_block(block_with(DropRand, on_logits=True), DropRand)
+    with pytest.raises(AssertionError, match="must have no activation"):
+        grading.check_logits_block(block_with(DropRand, relu_on_logits=True), DropRand)
     for check in (grading.check_dropout_block, grading.check_logits_block):
-        with pytest.raises(AssertionError, match=r"conv is still the lesson's block \(cnnlib.models.conv\)"):
-            check(models.conv)
-    grading.check_logits_block(drop_missing)  # the same code, written again, is an answer (without dropout)
-
-
-def test_block_and_logits_block_are_judged_apart():
-    """Each mistake costs its own check: dropout before the ReLU leaves the logits block right, and
-    dropout on the logits leaves the block right."""
-    grading.check_logits_block(drop_before_act)
-    grading.check_logits_block(drop_wrong_p)
-    grading.check_dropout_block(drop_on_logits)
-    grading.check_dropout_block(relu_on_logits)
+        with pytest.raises(AssertionError, match=r"conv is still the lesson's block"):
+            check(models.conv, DropRand)
 
 
 # ---- learning curve ----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def trained():
-    data = Toy(n=400)
-    torch.manual_seed(0)
-    net = nn.Sequential(drop_right(1, 8), nn.MaxPool2d(2), drop_right(8, 16), nn.MaxPool2d(2),
-                        drop_right(16, 10, act=False), nn.AdaptiveAvgPool2d(1), nn.Flatten())
-    history = train.fit(net, data, num_epochs=5, lr=1e-2, batch_size=50, progress=False)
-    return data, net, history
+def recipe():
+    """The recipe run here as the exercise text states it: the reference the checks are compared with."""
+    from cnnlib import data
+
+    c = grading.CURVE
+    small = data.mnist_tensors(val_size=c["val_size"], n_train=c["n_train"], seed=c["split_seed"])
+
+    def fresh():
+        train.set_seed(c["init_seed"])
+        return models.simple_cnn()
+
+    def epoch(net, e, schedule="constant"):
+        train.fit(net, small, num_epochs=1, lr=c["lr"], batch_size=c["batch_size"], seed=e, schedule=schedule,
+                  progress=False)
+
+    net, val, trn, test = fresh(), [], [], []
+    for e in range(1, c["epochs"] + 1):
+        epoch(net, e)
+        val.append(train.evaluate(net, small.X_val, small.y_val)[0])
+        trn.append(train.evaluate(net, small.X_train, small.y_train)[0])
+    return dict(small=small, fresh=fresh, epoch=epoch, val=val, trn=trn)
 
 
-def test_learning_curve_accepts_a_real_history(trained, capsys):
-    data, net, history = trained
-    grading.check_learning_curve(history, net, data)
-    grading.check_best_epoch(history.best_epoch(), history)
-    fig = plots.plot_history(history)
-    grading.check_curve_figure(fig, history)
-    out = capsys.readouterr().out
-    assert out.count("✓") == 3
+def test_the_validation_loss_turns_up_well_before_the_last_epoch(recipe):
+    val, trn = recipe["val"], recipe["trn"]
+    best = val.index(min(val)) + 1
+    assert 3 <= best <= 8 and val[-1] - min(val) > 0.2, val
+    assert trn.index(min(trn)) + 1 != best, trn
 
 
-def test_learning_curve_rejects_fabricated_numbers(trained):
-    data, net, history = trained
-    forged = train.History(rows=[dict(r, val_loss=r["val_loss"] * 0.5) for r in history.rows],
-                           val_fingerprint=history.val_fingerprint, signature=history.signature)
-    with pytest.raises(AssertionError, match="numbers were changed"):
-        grading.check_learning_curve(forged, net, data)
-    with pytest.raises(AssertionError, match="must be the train.History"):
-        grading.check_learning_curve({"train_loss": [1, 0.5], "val_loss": [1, 0.6]}, net, data)
+def test_curve_accepts_the_recipe_and_names_the_mistakes(recipe, capsys):
+    val, trn = recipe["val"], recipe["trn"]
+    grading.check_curve(list(val), list(trn))
+    assert "✓ val_losses and train_losses" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match="train_losses is not"):
+        grading.check_curve(val, val)
+    with pytest.raises(AssertionError, match="has 14 values"):
+        grading.check_curve(val[:-1], trn[:-1])
+    with pytest.raises(AssertionError, match="list of floats"):
+        grading.check_curve(torch.tensor(val), trn)
+    small, epoch = recipe["small"], recipe["epoch"]
+    net = recipe["fresh"]()
+    epoch(net, 1, schedule="onecycle")
+    onecycle = [train.evaluate(net, small.X_val, small.y_val)[0]] + val[1:]
+    with pytest.raises(AssertionError, match="one-cycle"):
+        grading.check_curve(onecycle, trn)
+    net = recipe["fresh"]()
+    epoch(net, 1)
+    on_test = [train.evaluate(net, small.X_test, small.y_test)[0]] + val[1:]
+    with pytest.raises(AssertionError, match="test set"):
+        grading.check_curve(on_test, trn)
+    with pytest.raises(AssertionError, match="epoch 1 is right, epoch 4 is not"):
+        grading.check_curve(val[:3] + [v * 1.01 for v in val[3:]], trn)
+    with pytest.raises(AssertionError, match="epoch 1 already differs: start from fresh_net"):
+        grading.check_curve(val[1:] + val[:1], trn)  # as from a network trained further
 
 
-def test_learning_curve_rejects_the_test_set(trained):
-    data, net, _ = trained
-
-    class OnTest:
-        X_train, y_train = data.X_train, data.y_train
-        X_val, y_val = data.X_test, data.y_test
-
-    history = train.fit(net, OnTest, num_epochs=5, lr=1e-3, batch_size=50, progress=False)
-    with pytest.raises(AssertionError, match="measured on the test set"):
-        grading.check_learning_curve(history, net, data)
-
-
-def test_learning_curve_rejects_a_net_trained_further(trained):
-    data, net, history = trained
-    copy = nn.Sequential(*[m for m in net])  # same modules
-    with torch.no_grad():
-        params = list(copy.parameters())
-        saved = params[0].clone()
-        params[0].add_(0.01)
-    try:
-        with pytest.raises(AssertionError, match="does not match the trained net"):
-            grading.check_learning_curve(history, copy, data)
-    finally:
-        with torch.no_grad():
-            params[0].copy_(saved)
+def test_best_epoch_is_the_one_based_minimum_of_the_students_curve(recipe, capsys):
+    val, trn = recipe["val"], recipe["trn"]
+    best = min(range(1, len(val) + 1), key=lambda e: val[e - 1])
+    grading.check_best_epoch(best, val, trn)
+    assert f"best_epoch = {best}" in capsys.readouterr().out
+    cases = [(best - 1, "epochs count from 1"), (len(val), "not where your validation curve is lowest"),
+             (trn.index(min(trn)) + 1, "lowest"), (0, "numbered 1 to 15"), (float(best), "must be an int")]
+    for wrong, message in cases:
+        with pytest.raises(AssertionError, match=message) as info:
+            grading.check_best_epoch(wrong, val, trn)
+        assert f"{min(val):.4f}" not in str(info.value)
+    shifted = [1.0] * len(val)
+    shifted[len(val) - 1] = 0.5  # another student's curve: its own minimum counts
+    grading.check_best_epoch(len(val), shifted)
 
 
-def test_learning_curve_needs_enough_epochs(trained):
-    data, net, history = trained
-    short = train.History(rows=history.rows[:2])
-    with pytest.raises(AssertionError, match="has 2 epochs; train for at least 5"):
-        grading.check_learning_curve(short, net, data)
+def test_retrained_network_is_compared_with_a_fresh_retraining(recipe):
+    net = recipe["fresh"]()
+    for e in range(1, 5):
+        recipe["epoch"](net, e)
+    grading.check_retrained(net, 4)
+    with pytest.raises(AssertionError, match="it was trained 4 epochs, not best_epoch = 5"):
+        grading.check_retrained(net, 5)
+    recipe["epoch"](net, 1)
+    with pytest.raises(AssertionError, match="not a fresh simple_cnn trained by the recipe"):
+        grading.check_retrained(net, 4)
+    with pytest.raises(AssertionError, match="an epoch number from 1 to 15"):
+        grading.check_retrained(net, 0)
 
 
-@pytest.mark.parametrize("best, message", [
-    (True, "must be an int"), (2.0, "must be an int"), ("3", "must be an int"),
-    (0, r"best_epoch = 0, but history has epochs 1 to 5"), (6, "epochs 1 to 5"),
-])
-def test_best_epoch_rejects_wrong_answers(trained, best, message):
-    _, _, history = trained
-    with pytest.raises(AssertionError, match=message):
-        grading.check_best_epoch(best, history)
-
-
-def test_best_epoch_must_be_the_lowest_validation_loss():
-    """1-based, the lowest validation loss only (the text asks for it), and the failure does not tell."""
-    h = train.History(rows=[dict(epoch=i + 1, val_loss=v, val_acc=a, train_loss=t)
-                            for i, (v, a, t) in enumerate([(0.9, 0.5, 1.0), (0.4, 0.7, 0.5), (0.6, 0.8, 0.3),
-                                                           (0.7, 0.6, 0.2)])])
-    grading.check_best_epoch(2, h)
-    for wrong in (1,    # 0-based
-                  3,    # the highest validation accuracy
-                  4):   # the lowest training loss
-        with pytest.raises(AssertionError, match=f"best_epoch = {wrong}: the validation loss of epoch {wrong}") as info:
-            grading.check_best_epoch(wrong, h)
-        assert "epoch 2" not in str(info.value) and "0.4000" not in str(info.value)
-
-
-def test_curve_figure_needs_both_curves(trained):
+def test_curve_figure_needs_curves_labels_legend_and_the_mark(recipe):
     import matplotlib.pyplot as plt
 
-    _, _, history = trained
+    val, trn = recipe["val"], recipe["trn"]
+    epochs = range(1, len(val) + 1)
     fig, ax = plt.subplots()
-    ax.plot(history["epoch"], history["train_loss"])
-    with pytest.raises(AssertionError, match=r"no line with the values of history\['val_loss'\]"):
-        grading.check_curve_figure(fig, history)
-    ax.plot(history["epoch"], history["val_loss"])
+    ax.plot(epochs, trn, label="train")
+    with pytest.raises(AssertionError, match="no line with the values of val_losses"):
+        grading.check_curve_figure(fig, val, trn, 5)
+    ax.plot(list(range(len(val))), val, label="val")
+    with pytest.raises(AssertionError, match="not plotted against the epoch numbers"):
+        grading.check_curve_figure(fig, val, trn, 5)
+    ax.lines[-1].set_xdata(list(epochs))
     with pytest.raises(AssertionError, match="label the axes"):
-        grading.check_curve_figure(fig, history)
+        grading.check_curve_figure(fig, val, trn, 5)
     ax.set_xlabel("epoch"), ax.set_ylabel("loss")
-    grading.check_curve_figure(fig, history)
+    with pytest.raises(AssertionError, match="legend"):
+        grading.check_curve_figure(fig, val, trn, 5)
+    ax.legend()
+    with pytest.raises(AssertionError, match="mark the best epoch"):
+        grading.check_curve_figure(fig, val, trn, 5)
+    ax.axvline(5)
+    grading.check_curve_figure(fig, val, trn, 5)
+    with pytest.raises(AssertionError, match="mark the best epoch"):
+        grading.check_curve_figure(fig, val, trn, 6)
+    ax.scatter([6], [val[5]])
+    grading.check_curve_figure(fig, val, trn, 6)
+    ax.annotate("here", xy=(7, val[6]))
+    grading.check_curve_figure(fig, val, trn, 7)
     with pytest.raises(AssertionError, match="must be the matplotlib Figure"):
-        grading.check_curve_figure(ax, history)
+        grading.check_curve_figure(ax, val, trn, 5)
     plt.close("all")

@@ -7,9 +7,10 @@ Each student is built from the released notebook like the example class (tests/s
 must list the student for manual review. Cells that print ``LEAK`` report something the sandbox should
 have kept from them: the test fails if any output contains that word.
 
-Points: ex1_shape 1, ex1_pooling 2, ex2_block 2, ex2_net 1, ex3_history 2, ex3_best_epoch 1, ex3_figure 1.
+Points: ex1_pooling 1, ex1_shape 1, ex1_field 1; ex2_dropout 1, ex2_block 1, ex2_net 1; ex3_curve 1, ex3_best_epoch 1,
+ex3_retrain 1, ex3_figure 1 (10 in all).
 Each exercise is graded on its own: Exercise 2's tests build their own blocks from ``conv`` and Exercise 3
-trains the given ``simple_cnn``, so a student whose Exercise 1 does not run can still earn Exercises 2 and 3
+trains ``simple_cnn``, so a student whose Exercise 1 does not run can still earn Exercises 2 and 3
 in full, and one whose Exercise 2 cell never redefines ``conv`` (it loops, crashes or does not compile)
 keeps Exercise 3. Exercise 2's points need a ``conv`` of the student's: the lesson's block earns none.
 """
@@ -22,20 +23,47 @@ from typing import Callable
 
 from submissions.a05_exercises import BLANK, POINTS, SOLUTION  # the example class's markers and points
 
-#: a correct learning curve, short (5 epochs: the minimum the tests accept)
-CURVE_5 = '''
-# Train net, plot the curves, read the best epoch
-history = train.fit(net, mnist, num_epochs=5, lr=1e-2)
-fig = plots.plot_history(history)
-best_epoch = history.best_epoch("val_loss")
+#: a correct learning curve: the per-epoch loop of the recipe, the best epoch, the retraining, the figure
+CURVE_RIGHT = '''
+def one_epoch(net, epoch):
+    train.fit(net, small, num_epochs=1, lr=LR, batch_size=BATCH_SIZE, seed=epoch, schedule="constant",
+              progress=False)
+
+
+net = fresh_net()
+val_losses, train_losses = [], []
+for epoch in range(1, EPOCHS + 1):
+    one_epoch(net, epoch)
+    val_losses.append(train.evaluate(net, small.X_val, small.y_val)[0])
+    train_losses.append(train.evaluate(net, small.X_train, small.y_train)[0])
+best_epoch = val_losses.index(min(val_losses)) + 1
+final_net = fresh_net()
+for epoch in range(1, best_epoch + 1):
+    one_epoch(final_net, epoch)
+fig, ax = plt.subplots()
+ax.plot(range(1, EPOCHS + 1), train_losses, label="training")
+ax.plot(range(1, EPOCHS + 1), val_losses, label="validation")
+ax.axvline(best_epoch)
+ax.set_xlabel("epoch")
+ax.set_ylabel("loss")
+ax.legend()
 '''
 CONV_RIGHT = '''
+class Dropout(nn.Module):
+    def __init__(self, p=0.5):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x):
+        return x * (torch.rand_like(x) >= self.p) / (1 - self.p) if self.training else x
+
+
 def conv(ic, oc, act=True):
-    """3x3 stride-2 convolution; with act: then ReLU, then dropout with p = 0.5."""
+    """3x3 stride-2 convolution; with act: then ReLU, then your Dropout with p = 0.5."""
     layer = nn.Conv2d(ic, oc, kernel_size=3, stride=2, padding=1)
     if not act:
         return layer
-    return nn.Sequential(layer, nn.ReLU(), nn.Dropout(p=0.5))
+    return nn.Sequential(layer, nn.ReLU(), Dropout(0.5))
 '''
 CONV_NO_DROPOUT = '''
 def conv(ic, oc, act=True):
@@ -49,9 +77,9 @@ def points(**got: int) -> dict[str, int]:
     return {**{k: 0 for k in POINTS}, **got}
 
 
-EX1 = dict(ex1_shape=1, ex1_pooling=2)
-EX2 = dict(ex2_block=2, ex2_net=1)
-EX3 = dict(ex3_history=2, ex3_best_epoch=1, ex3_figure=1)
+EX1 = dict(ex1_pooling=1, ex1_shape=1, ex1_field=1)
+EX2 = dict(ex2_dropout=1, ex2_block=1, ex2_net=1)
+EX3 = dict(ex3_curve=1, ex3_best_epoch=1, ex3_retrain=1, ex3_figure=1)
 
 
 @dataclass
@@ -97,7 +125,7 @@ def mess_up_structure(nb: dict) -> dict:
     by("ex1_pooling").pop("execution_count", None)
     by("ex2_net")["metadata"]["nbgrader"]["points"] = 100            # points raised
     by("setup")["metadata"]["nbgrader"]["locked"] = False           # the setup cell unlocked...
-    by("ex3_data")["source"] = "mnist = None\n"                      # ... and a read-only cell edited
+    by("ex3_data")["source"] = "small = None\n"                      # ... and a read-only cell edited
     sol3 = by("ex3_solution")
     sol3["cell_type"] = "markdown"                                     # a solution cell turned into Markdown
     sol3.pop("outputs", None)
@@ -189,7 +217,7 @@ def conv(ic, oc, act=True)
 '''
 
 #: Exercise 1 passes by patching the checks and importlib.reload; Exercise 2 raises SystemExit inside the
-#: test; Exercise 3 shadows builtins and fakes a history. All of it is seen by the scan.
+#: test; Exercise 3 shadows builtins and fakes the curves. All of it is seen by the scan.
 PATCH_CHECKS = '''
 import importlib
 import cnnlib.grading as G
@@ -216,8 +244,9 @@ def isinstance(obj, kinds):
 def len(obj):
     return 99
 
-history = FakeHistory()
+val_losses = train_losses = FakeHistory()
 best_epoch = 1
+final_net = None
 fig = None
 '''
 
@@ -237,7 +266,7 @@ ip = get_ipython()
 ip.showtraceback = lambda *a, **k: None
 sys.excepthook = lambda *a: None
 ip.events.register("post_run_cell", lambda result: None)
-''' + CURVE_5
+''' + CURVE_RIGHT
 
 #: tampering the scan cannot see (the dict of a module, reached through a variable): the runtime guard
 #: sees importlib.reload replaced before Exercise 2's tests, which then score 0, like everything after
@@ -247,7 +276,8 @@ _fake = types.ModuleType("fake")
 _fake.check_dropout_block = _fake.check_dropout_net = _fake.check_pool_swap = lambda *a, **k: None
 _fake.check_logits_shape = _fake.check_learning_curve = _fake.check_best_epoch = lambda *a, **k: None
 _fake.check_logits_block = lambda *a, **k: None
-_fake.check_curve_figure = lambda *a, **k: None
+_fake.check_curve_figure = _fake.check_curve = _fake.check_retrained = lambda *a, **k: None
+_fake.check_dropout = _fake.check_shapes_and_params = _fake.check_receptive_field = lambda *a, **k: None
 _fake.trace = lambda net, x, train_mode=False: ([], None)
 _fake.DROPOUT_TYPES = (object,)
 namespace = vars(importlib)
@@ -343,6 +373,11 @@ def pool_cnn():
     warnings.warn("pool_cnn is noisy")
     return nn.Sequential(conv(1, 8), nn.MaxPool2d(2), conv(8, 16), nn.MaxPool2d(2), conv(16, 10, act=False),
                          nn.Flatten())
+
+
+print("debug: the numbers", file=sys.stderr)
+shapes = [(8, 14, 14), (8, 7, 7), (16, 4, 4), (16, 2, 2), (10, 1, 1)]
+params_pool, params_simple, receptive_field = 2698, 9034, 53
 '''
 NOISY_CONV = CONV_RIGHT.replace('    layer = nn.Conv2d', '    print("conv", ic, oc, file=sys.stderr)\n'
                                 '    warnings.warn("conv is noisy too")\n    layer = nn.Conv2d')
@@ -496,7 +531,7 @@ def __getattr__(name):
 STUDENTS: dict[str, Student] = {
     # -- endless, greedy and crashing code ----------------------------------------------------------------
     "loop_forever": Student("an endless loop in Exercise 2's cell: it times out, the rest is graded",
-                            {"ex1_solution": SOLUTION, "ex2_solution": LOOP_FOREVER, "ex3_solution": CURVE_5},
+                            {"ex1_solution": SOLUTION, "ex2_solution": LOOP_FOREVER, "ex3_solution": CURVE_RIGHT},
                             points(**EX1, **EX3)),
     "stubborn_loop": Student("an endless loop in Exercise 3 that ignores the interrupt: kernel restarted, "
                              "earlier cells replayed, the rest graded",
@@ -509,11 +544,11 @@ STUDENTS: dict[str, Student] = {
                           points(**EX1), review=None),
     "fork_bomb": Student("a fork bomb in Exercise 2 (hidden from the scan): capped by the process limits, the "
                          "children are killed after the cell",
-                         {"ex1_solution": SOLUTION, "ex2_solution": FORK_BOMB, "ex3_solution": CURVE_5},
+                         {"ex1_solution": SOLUTION, "ex2_solution": FORK_BOMB, "ex3_solution": CURVE_RIGHT},
                          points(**EX1, **EX3)),
     "hidden_exit": Student("os._exit in Exercise 2, hidden from the scan: the kernel dies, is restarted with the "
                            "earlier cells replayed, and grading goes on",
-                           {"ex1_solution": SOLUTION, "ex2_solution": HIDDEN_EXIT, "ex3_solution": CURVE_5},
+                           {"ex1_solution": SOLUTION, "ex2_solution": HIDDEN_EXIT, "ex3_solution": CURVE_RIGHT},
                            points(**EX1, **EX3), review=True),
     "os_exit": Student("os._exit at the end of a correct Exercise 1: the scan stops the cell, Exercise 1 "
                        "scores 0 and is flagged; the rest is graded",
@@ -524,7 +559,7 @@ STUDENTS: dict[str, Student] = {
                              {"ex1_solution": EXCEPTION_EX1, "ex2_solution": SOLUTION, "ex3_solution": BLANK},
                              points(**EX2)),
     "syntax_error_ex2": Student("a syntax error in Exercise 2; Exercises 1 and 3 are graded",
-                                {"ex1_solution": SOLUTION, "ex2_solution": SYNTAX_ERROR_EX2, "ex3_solution": CURVE_5},
+                                {"ex1_solution": SOLUTION, "ex2_solution": SYNTAX_ERROR_EX2, "ex3_solution": CURVE_RIGHT},
                                 points(**EX1, **EX3)),
     "broken_json": Student("the file is not JSON: graded as handed in blank", {}, points(), review=True,
                            raw=b'{"cells": [ {"cell_type": "code", "source": "def pool_cnn(): ...'),
@@ -533,7 +568,7 @@ STUDENTS: dict[str, Student] = {
     # -- structure ----------------------------------------------------------------------------------------
     "messed_structure": Student("correct answers in a notebook whose cells were deleted, duplicated, moved, "
                                 "retyped and edited: graded as the instructor wrote the tests",
-                                {"ex1_solution": SOLUTION, "ex2_solution": SOLUTION, "ex3_solution": CURVE_5},
+                                {"ex1_solution": SOLUTION, "ex2_solution": SOLUTION, "ex3_solution": CURVE_RIGHT},
                                 points(**EX1, **EX2, **EX3), edit=mess_up_structure),
     "gutted_tests": Student("blank answers, every test replaced by `pass` or a number, points raised",
                             {"ex1_solution": BLANK, "ex2_solution": BLANK, "ex3_solution": BLANK},
@@ -544,7 +579,7 @@ STUDENTS: dict[str, Student] = {
                                      "torch.py": "raise SystemExit"}),
     # -- passing without solving -------------------------------------------------------------------------
     "patch_checks": Student("patches cnnlib.grading and importlib.reload (Exercise 1), raises SystemExit in "
-                            "the tests (Exercise 2), shadows isinstance/len with a fake history (Exercise 3)",
+                            "the tests (Exercise 2), shadows isinstance/len with fake curves (Exercise 3)",
                             {"ex1_solution": PATCH_CHECKS, "ex2_solution": EXIT_IN_TEST,
                              "ex3_solution": SHADOW_BUILTINS}, points(), review=True),
     "patch_libraries": Student("patches torch.allclose, np.testing and builtins.isinstance in a cell of its own "
@@ -553,7 +588,7 @@ STUDENTS: dict[str, Student] = {
                                points(**EX2), review=True, edit=add_after("ex1_solution", PATCH_LIBRARIES)),
     "runtime_tamper": Student("replaces importlib.reload through vars(importlib), which the scan does not "
                               "see: the runtime guard does, and everything from Exercise 2 on scores 0",
-                              {"ex1_solution": SOLUTION, "ex2_solution": RUNTIME_TAMPER, "ex3_solution": CURVE_5},
+                              {"ex1_solution": SOLUTION, "ex2_solution": RUNTIME_TAMPER, "ex3_solution": CURVE_RIGHT},
                               points(**EX1), review=True),
     "spy": Student("looks for hidden tests, solutions, the gradebook, other students' files, secrets in the "
                    "environment and other users' processes, and tries to write outside its folder",
@@ -562,7 +597,7 @@ STUDENTS: dict[str, Student] = {
     # -- noise --------------------------------------------------------------------------------------------
     "noisy_stderr": Student("correct, but prints to stderr and warns, also inside the functions the tests call",
                             {"ex1_solution": NOISY, "ex2_solution": "import sys, warnings\n" + NOISY_CONV,
-                             "ex3_solution": CURVE_5}, points(**EX1, **EX2, **EX3)),
+                             "ex3_solution": CURVE_RIGHT}, points(**EX1, **EX2, **EX3)),
     "output_flood": Student("floods the output of a cell of its own (a 100 MB message, then 20 MB of lines)",
                             {"ex1_solution": SOLUTION, "ex2_solution": SOLUTION, "ex3_solution": BLANK},
                             points(**EX1, **EX2), edit=add_after("ex2_solution", FLOOD)),
