@@ -218,3 +218,16 @@ def conv_forward(X, W, b=None, padding=0, stride=1):
     if b is not None:
         Y = Y + b[:, None, None]
     return Y
+
+
+def image_kernels() -> dict[str, np.ndarray]:
+    """Notebook 01's hand-made image kernels (true-convolution kernels, as in the image-processing
+    literature), a fresh copy on every call: a 7x7 box blur, sharpen, a Laplacian-style edge kernel and
+    the two Sobel gradients. Notebook 04 sets the filters a CNN learns beside them."""
+    return {
+        "blur 7x7": np.ones((7, 7)) / 49,
+        "sharpen": np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], dtype=float),
+        "edges": np.array([[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]], dtype=float),
+        "Sobel x": np.array([[1, 0, -1], [2, 0, -2], [1, 0, -1]], dtype=float),
+        "Sobel y": np.array([[1, 2, 1], [0, 0, 0], [-1, -2, -1]], dtype=float),
+    }

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cnnlib import conv
 from cnnlib.conv import conv1d, conv2d, conv_forward, corr1d, corr2d
 
 MODES = ["full", "same", "valid"]
@@ -461,3 +462,20 @@ def test_error_non_numeric_input():
         conv1d(np.ones(3) * 1j, [1])
     with pytest.raises(ValueError, match="w is empty"):
         corr1d([1, 2], [])
+
+
+def test_image_kernels_are_the_textbook_kernels():
+    """Notebook 01's kernels (cnnlib.conv.image_kernels), built independently: Sobel as the outer product
+    of smoothing and difference, the Laplacian-style kernel as 9 * delta - ones, sharpen as delta plus the
+    4-neighbour Laplacian; each call returns fresh arrays."""
+    k = conv.image_kernels()
+    delta = np.zeros((3, 3))
+    delta[1, 1] = 1
+    four = np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], dtype=float)
+    np.testing.assert_array_equal(k["Sobel x"], np.outer([1, 2, 1], [1, 0, -1]))
+    np.testing.assert_array_equal(k["Sobel y"], np.outer([1, 0, -1], [1, 2, 1]))
+    np.testing.assert_array_equal(k["edges"], 9 * delta - np.ones((3, 3)))
+    np.testing.assert_array_equal(k["sharpen"], delta - four)
+    np.testing.assert_allclose(k["blur 7x7"], np.full((7, 7), 1 / 49))
+    k["sharpen"][0, 0] = 99
+    assert conv.image_kernels()["sharpen"][0, 0] == 0
