@@ -242,12 +242,17 @@ def test_files_handed_in_are_not_trusted(graded):
     sets nothing: the gradebook holds the grader's time of the submission."""
     from nbgrader.api import Gradebook
 
+    release = json.loads((graded.course / "release" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").read_text())
     for student, why in (("link_to_source", "symbolic link"), ("link_to_other", "symbolic link"),
                          ("linked_folder", "symbolic link"), ("pipe_notebook", "named pipe")):
         review = json.loads((graded.course / "autograded" / student / f"{ASSIGNMENT}.review.json").read_text())
         assert any(why in r and "blank" in r for r in review["needs_review"]), (student, review["needs_review"])
-        graded_nb = json.dumps(autograded(graded.course, student))
-        assert "BEGIN SOLUTION" not in graded_nb and "HIDDEN TESTS" not in graded_nb, student
+        # what ran is the released stub, not the linked solution
+        stubs = {c["metadata"]["nbgrader"]["grade_id"]: "".join(c["source"]) for c in release["cells"]
+                 if c["metadata"].get("nbgrader", {}).get("solution")}
+        ran = {c["metadata"]["nbgrader"]["grade_id"]: "".join(c["source"]) for c in autograded(graded.course, student)["cells"]
+               if c["metadata"].get("nbgrader", {}).get("grade_id") in stubs}
+        assert ran == stubs, student
     with Gradebook(f"sqlite:///{graded.course / 'gradebook.db'}") as gb:
         stamp = gb.find_submission(ASSIGNMENT, "early_timestamp").timestamp
     handed_in = graded.course / "submitted" / "early_timestamp" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
