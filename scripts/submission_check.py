@@ -81,7 +81,9 @@ FORBIDDEN_IMPORTS = {
     "importlib.machinery": "the import machinery", "importlib.abc": "the import machinery",
     "resource": "resource limits", "fcntl": "file locks", "mmap": "memory maps", "shutil": "file operations",
     "IPython.core": "IPython internals", "sys.monitoring": "interpreter hooks",
+    "cnnlib.grading": "the grader's checks (their reference answers are for the test cells only)",
 }
+GRADER_MODULE = "cnnlib.grading"
 #: calls that end or escape the kernel, or run code the scan cannot see (dotted, after alias resolution)
 FORBIDDEN_CALLS = {
     "os._exit": "exits the kernel", "os.abort": "aborts the kernel", "os.kill": "sends signals",
@@ -400,6 +402,8 @@ class Scanner(ast.NodeVisitor):
     def visit_Name(self, node: ast.Name) -> None:
         if node.id in FORBIDDEN_NAMES or re.fullmatch(r"_i\d+|_\d+", node.id):
             self.flag(node, f"uses `{node.id}` ({FORBIDDEN_NAMES.get(node.id, 'the notebook history')})")
+        elif isinstance(node.ctx, ast.Load) and (self.resolve(node.id) or "").startswith(GRADER_MODULE):
+            self.flag(node, f"uses `{node.id}`: {FORBIDDEN_IMPORTS[GRADER_MODULE]}")
 
     #: attributes that are everyday names on other objects (``net.modules()``, ``layer.kernel_size``):
     #: flagged only on the interpreter, IPython or sys
@@ -407,6 +411,10 @@ class Scanner(ast.NodeVisitor):
                   "excepthook"}
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
+        full = self.resolve(dotted(node)) or ""
+        if (full == GRADER_MODULE or full.startswith(GRADER_MODULE + ".")) and isinstance(node.ctx, ast.Load):
+            self.flag(node, f"uses `{ast.unparse(node)}`: {FORBIDDEN_IMPORTS[GRADER_MODULE]}")
+            return
         if node.attr in FORBIDDEN_ATTRS:
             base = self.resolve(dotted(node.value)) or ""
             text = ast.unparse(node.value)

@@ -392,6 +392,10 @@ def test_feedback_shows_no_path_of_the_grading_machine():
 # -- the static scan on its own ----------------------------------------------------------------------------
 
 TAMPERING = {
+    "the checks' reference answers": "import cnnlib.grading as G\nref = G._reference()",
+    "the checks through the course alias": "curve = _g.CURVE",
+    "the checks through cnnlib": "import cnnlib\nprint(cnnlib.grading.CURVE)",
+    "the checks imported by name": "from cnnlib import grading",
     "patch a check": "import cnnlib.grading as G\nG.check_pool_swap = lambda *a: None",
     "patch reload": "import importlib\nimportlib.reload = lambda m: m",
     "patch torch": "torch.allclose = lambda *a, **k: True",
