@@ -403,7 +403,13 @@ class Scanner(ast.NodeVisitor):
         if node.id in FORBIDDEN_NAMES or re.fullmatch(r"_i\d+|_\d+", node.id):
             self.flag(node, f"uses `{node.id}` ({FORBIDDEN_NAMES.get(node.id, 'the notebook history')})")
         elif isinstance(node.ctx, ast.Load) and (self.resolve(node.id) or "").startswith(GRADER_MODULE):
-            self.flag(node, f"uses `{node.id}`: {FORBIDDEN_IMPORTS[GRADER_MODULE]}")
+            self._flag_grader_use(node, node.id)
+
+    def _flag_grader_use(self, node: ast.AST, text: str) -> None:
+        """Reading cnnlib.grading: one finding per cell (none after its import was flagged), so that the
+        reasons shown stay the distinct ones."""
+        if not any(GRADER_MODULE in f.what for f in self.findings):
+            self.flag(node, f"uses `{text}` ({GRADER_MODULE}: {FORBIDDEN_IMPORTS[GRADER_MODULE]})")
 
     #: attributes that are everyday names on other objects (``net.modules()``, ``layer.kernel_size``):
     #: flagged only on the interpreter, IPython or sys
@@ -413,7 +419,7 @@ class Scanner(ast.NodeVisitor):
     def visit_Attribute(self, node: ast.Attribute) -> None:
         full = self.resolve(dotted(node)) or ""
         if (full == GRADER_MODULE or full.startswith(GRADER_MODULE + ".")) and isinstance(node.ctx, ast.Load):
-            self.flag(node, f"uses `{ast.unparse(node)}`: {FORBIDDEN_IMPORTS[GRADER_MODULE]}")
+            self._flag_grader_use(node, ast.unparse(node))
             return
         if node.attr in FORBIDDEN_ATTRS:
             base = self.resolve(dotted(node.value)) or ""
