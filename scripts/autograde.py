@@ -611,6 +611,8 @@ def submission_digest(h, root: Path, student: str, assignment: str) -> None:
     n = 0
     for dirpath, dirnames, filenames in os.walk(folder):  # (does not descend into linked folders)
         dirnames[:] = sorted(d for d in dirnames if d != ".ipynb_checkpoints")
+        if dirpath == str(folder):  # the grader's own record of the submission time (record_submitted_time)
+            filenames = [f for f in filenames if f != "timestamp.txt"]
         for name in sorted(filenames) + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
             n += 1
             if n > MAX_ENTRIES:
@@ -702,8 +704,29 @@ def _stage(root: Path, student: str, assignment: str, trust: bool, stage: Path) 
     # the submission time is the grader's, never a timestamp.txt of the student's (see the docstring);
     # release_feedback reads it from feedback/
     notebook = next((src / n for n in released if not problem and os.path.lexists(src / n)), top / student)
-    (dest / "timestamp.txt").write_text(submitted_time(notebook) + "\n")
+    when = submitted_time(notebook) + "\n"
+    (dest / "timestamp.txt").write_text(when)
+    if not problem:
+        record_submitted_time(src, when)
     return review
+
+
+def record_submitted_time(folder: Path, when: str) -> None:
+    """Put the grader's submission time in submitted/<student>/<assignment>/timestamp.txt too (replacing
+    whatever was there, a link included, never writing through one): the formgrader counts a submission as
+    graded only when that file agrees with the gradebook. (Not part of the fingerprint: see
+    submission_digest.)"""
+    target = folder / "timestamp.txt"
+    try:
+        if target.is_file() and not target.is_symlink() and target.read_text() == when:
+            return
+        tmp = folder / f".timestamp.{os.getpid()}.{threading.get_ident()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "w") as f:
+            f.write(when)
+        os.replace(tmp, target)  # replaces a link itself, not what it points to
+    except OSError:
+        pass  # a read-only submission folder: the grade is right, only the formgrader's status lags
 
 
 def clean_staging(root: Path) -> None:

@@ -206,6 +206,17 @@ def test_staging_writes_the_time_itself_and_keeps_only_the_secret(course):
         when = parse_utc(stamp.strip()).timestamp()
         assert abs(when - (folder / f"{NOTEBOOK}.ipynb").stat().st_ctime) < 2, stamp
         assert any("timestamp.txt" in n for n in review["notes"]), review["notes"]
+        # submitted/ now holds the grader's time too (the formgrader compares it with the gradebook's), also
+        # where the student's timestamp.txt was a link: replaced, never written through
+        assert (folder / "timestamp.txt").read_text() == stamp
+        decoy = course / "decoy.txt"
+        decoy.write_text("untouched\n")
+        (folder / "timestamp.txt").unlink()
+        (folder / "timestamp.txt").symlink_to(decoy)
+        shutil.rmtree(stage)
+        stage, _ = autograde.stage_submission(course, "dan", ASSIGNMENT)
+        assert decoy.read_text() == "untouched\n" and not (folder / "timestamp.txt").is_symlink()
+        assert (folder / "timestamp.txt").read_text() == stamp
     finally:
         shutil.rmtree(stage)
         shutil.rmtree(course / "submitted")
