@@ -49,7 +49,7 @@ lab: setup data ## start JupyterLab on 127.0.0.1 (course kernel; nbgrader Valida
 hub: setup data $(HUB_PROXY) ## JupyterHub for a class on 127.0.0.1, as root (ROSTER=hub/roster.example.csv adds the class; PORT=8000)
 	$(PY) scripts/hub.py start $(if $(ROSTER),--roster $(ROSTER)) $(if $(PORT),--port $(PORT))
 
-hub-grade: setup data ## on the hub: collect, grade with scripts/autograde.py, release feedback (A=<assignment>)
+hub-grade: setup data ## on the hub: collect, grade with python -m cnngrader, release feedback (A=<assignment>)
 	@test -n "$(A)" || { echo "make hub-grade: name the assignment, e.g. make hub-grade A=03_shapes" >&2; exit 2; }
 	$(PY) scripts/hub.py grade $(A)
 
@@ -68,7 +68,7 @@ bench: setup data ## training and grading benchmarks, side by side in one run (s
 clean: ## remove generated files (keeps .venv and data)
 	rm -rf .pytest_cache build *.egg-info
 
-# ---- grading with nbgrader (nbgrader_config.py; scripts/release.py, autograde.py, make_submissions.py, pg.sh)
+# ---- grading with nbgrader (nbgrader_config.py and cnngrader/; scripts/release.py, make_submissions.py, pg.sh)
 J      ?= 2
 DB     ?= sqlite
 PGPORT ?= 5433
@@ -89,7 +89,7 @@ example-submissions: setup ## write the example classes (tests/submissions/a<NN>
 	$(PY) scripts/make_submissions.py
 
 autograde: setup data $(if $(filter postgres,$(DB)),db-start) ## grade submitted/ into autograded/, feedback/, grades.csv (J=2 jobs; DB=postgres; FORCE=1 regrades all)
-	PGPORT=$(PGPORT) $(PY) scripts/autograde.py -j $(J) --db $(DB) $(if $(FORCE),--force)
+	PGPORT=$(PGPORT) $(PY) -m cnngrader -j $(J) --db $(DB) $(if $(FORCE),--force)
 
 feedback: setup ## regenerate feedback/ from autograded/ (e.g. after manual grading in the formgrader)
 	$(DB_ENV) $(BIN)/nbgrader generate_feedback '*' --force --log-level=WARN

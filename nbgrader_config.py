@@ -8,7 +8,6 @@
 #   autograded/<student>/<assignment>/*.ipynb   executed and scored submissions  (git-ignored)
 #   feedback/<student>/<assignment>/*.html      feedback for the students        (git-ignored)
 #   gradebook.db                                the SQLite gradebook             (git-ignored)
-import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -36,39 +35,33 @@ c.CourseDirectory.feedback_directory = "feedback"
 # passed through the environment so a password never shows in a process list).
 c.CourseDirectory.db_url = os.environ.get("NBGRADER_DB_URL") or f"sqlite:///{HERE / 'gradebook.db'}"
 
-# Execution while autograding and validating. nbgrader's default of 30 s per cell can be too short for the
-# learning-curve cell of 05_exercises (train.fit on 10,000 digits). scripts/autograde.py also sets
-# CNNLIB_MAX_EPOCHS=30 for the grading kernels, so the longest allowed training (30 epochs: 18 s on one
-# idle core, 40-50 s on a busy machine) stays well inside this bound, and an endless loop costs 120 s,
-# not forever (scripts/autograde.py --timeout changes it for one run).
-c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
-# (nbgrader 0.9.6 declares Execute.execute_retries but never uses it: scripts/autograde.py retries a
+# (nbgrader 0.9.6 declares Execute.execute_retries but never uses it: python -m cnngrader retries a
 # failed student once instead, e.g. after a rare port collision between parallel kernels.)
 
 # HTML is sanitised wherever an instructor or a student opens a notebook as HTML (feedback, formgrader):
 # a submission's Markdown or outputs could carry <script>, event handlers or javascript: links.
 c.HTMLExporter.sanitize_html = True
 
-# The course's nbgrader plugins live in scripts/course_nbgrader.py: next to this file, or in the checkout
-# cnnlib is installed from (when this file was copied to another course folder, as the tests do).
-_spec = importlib.util.find_spec("cnnlib")
-for _scripts in (HERE / "scripts", Path(_spec.origin).resolve().parents[1] / "scripts" if _spec else HERE):
-    if (_scripts / "course_nbgrader.py").exists() and str(_scripts) not in sys.path:
-        sys.path.append(str(_scripts))
+# The course's nbgrader plugins are the cnngrader package (installed by `make`, beside cnnlib).
 try:
-    from course_nbgrader import GuardedExecute, HideHiddenTests  # noqa: E402
-except ImportError as _err:  # a copy of the release without scripts/: students validating need none of it
-    print(f"nbgrader_config.py: course plugins unavailable ({_err}); autograding and feedback are disabled",
+    from cnngrader import constants as _grading
+    from cnngrader.preprocessors import GuardedExecute, HideHiddenTests
+except ImportError as _err:  # a copy of the release without the grader: students validating need none of it
+    print(f"nbgrader_config.py: the course grader is unavailable ({_err}); autograding and feedback are disabled",
           file=sys.stderr)
-    c.Autograde.autograde_preprocessors = ["course_nbgrader.GuardedExecute"]  # fails loudly, never unguarded
-    c.GenerateFeedback.preprocessors = ["course_nbgrader.HideHiddenTests"]
+    c.Autograde.autograde_preprocessors = ["cnngrader.preprocessors.GuardedExecute"]  # fails loudly, never unguarded
+    c.GenerateFeedback.preprocessors = ["cnngrader.preprocessors.HideHiddenTests"]
 else:
+    # Own-time seconds per cell (cnngrader/constants.py: an endless loop costs that, not forever; the longest
+    # allowed training, CNNLIB_MAX_EPOCHS epochs, stays well inside it). `python -m cnngrader --timeout`
+    # changes it for one run.
+    c.Execute.timeout = _grading.CELL_TIMEOUT
     # Autograding runs each submission in the sandboxed grading kernel, cell by cell under the grader's
-    # control (scripts/course_nbgrader.py: GuardedExecute; scripts/sandbox_kernel.py). Test cells the
+    # control (cnngrader/preprocessors/guarded_execute.py; cnngrader/sandbox/). Test cells the
     # student deleted are put back from the gradebook (the locked cells they edited are restored anyway).
-    # `make autograde` (scripts/autograde.py) also rebuilds and scans every submission first
-    # (scripts/submission_check.py); the formgrader's Autograde button skips that step.
+    # `make autograde` (python -m cnngrader) also rebuilds and scans every submission first
+    # (cnngrader/scan/); the formgrader's Autograde button skips that step.
     c.Autograde.autograde_preprocessors = [GuardedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
                                            SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
     c.OverwriteCells.add_missing_cells = True

@@ -3,7 +3,7 @@
     python scripts/bench_grading.py [--students 20] [--no-postgres]     (or: make bench)
 
 Every run grades a fresh temporary copy of the course (source/, release/, nbgrader_config.py) with
-scripts/autograde.py, so runs do not share a gradebook. The class is the example class of
+python -m cnngrader, so runs do not share a gradebook. The class is the example class of
 tests/submissions/a05_exercises.py repeated to --students students. Printed: seconds, students per minute,
 and the parallel speed-up, all measured in this one session.
 """
@@ -45,7 +45,7 @@ def make_course(dest: Path, n_students: int, only: str | None = None) -> Path:
 
 
 def grade(course: Path, jobs: int, db: str | None = None) -> float:
-    argv = [PY, str(ROOT / "scripts" / "autograde.py"), "--root", str(course), "-j", str(jobs)]
+    argv = [PY, "-m", "cnngrader", "--root", str(course), "-j", str(jobs)]
     if db:
         argv += ["--db", db]
     start = time.perf_counter()
@@ -54,7 +54,7 @@ def grade(course: Path, jobs: int, db: str | None = None) -> float:
 
 
 def profile(course: Path) -> dict:
-    """Mean seconds per student of each grading phase, read from the logs scripts/autograde.py wrote:
+    """Mean seconds per student of each grading phase, read from the logs python -m cnngrader wrote:
     its step lines (``=== autograde: exit code 0, 4.12 s``), GuardedExecute's ``timing:`` line, and the
     per-student total of grades.csv's run (``run``: the sum over students)."""
     sums: dict[str, float] = {}

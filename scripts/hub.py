@@ -19,7 +19,7 @@ hub folder (--dir, default .hub/ of the checkout, git-ignored):
 `setup` (run by every command) also makes the checkout private to root but for what the students' kernels
 need (.venv, cnnlib/, data/, hub/, scripts/, release/): it holds the solutions (source/, tests/, .git).
 
-`grade` runs the course's hardened grader (scripts/autograde.py: rebuild and scan, sandboxed kernels), not
+`grade` runs the course's hardened grader (python -m cnngrader: rebuild and scan, sandboxed kernels), not
 the formgrader's Autograde button, then releases the feedback with each file owned by its student (0400):
 nbgrader's own release leaves feedback world-readable under an unguessable name.
 """
@@ -323,11 +323,7 @@ def read_roster_file_or_empty(path: Path) -> list[dict[str, str]]:
 
 def remove_accounts(names: list[str]) -> None:
     """Remove local accounts (and their homes), after killing what still runs as them."""
-    if "cnn_course_sandbox" not in sys.modules:  # its /proc helpers (a dataclass module: registered first)
-        spec = importlib.util.spec_from_file_location("cnn_course_sandbox", ROOT / "scripts" / "sandbox_kernel.py")
-        sys.modules["cnn_course_sandbox"] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules["cnn_course_sandbox"])
-    module = sys.modules["cnn_course_sandbox"]
+    from cnngrader.sandbox import launcher as module  # its process helpers
     for name in names:
         try:
             uid = pwd.getpwnam(name).pw_uid
@@ -424,17 +420,17 @@ class HubProcess:
 
 # ---- grading -----------------------------------------------------------------------------------------
 def grade(hub: Hub, assignment: str, jobs: int = 2, release_feedback: bool = True) -> str:
-    """Collect the submissions (as the grader), grade them with scripts/autograde.py (as root: sandboxed
+    """Collect the submissions (as the grader), grade them with python -m cnngrader (as root: sandboxed
     kernels with uids of their own), give the results back to the grader, release the feedback (as the
     grader) and make each released file its student's alone. Returns the grader's report."""
     pw = pwd.getpwnam(hub.grader)
     grader_nbgrader(hub, "collect", assignment, "--update", "--log-level=WARN")
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "autograde.py"), "--root", str(hub.course),
+    proc = subprocess.run([sys.executable, "-m", "cnngrader", "--root", str(hub.course),
                            "--assignment", assignment, "-j", str(jobs), "--db", "sqlite"],
                           text=True, capture_output=True, timeout=3600)
     chown_tree(hub.course, pw.pw_uid, pw.pw_gid)  # the formgrader (the grader account) works on it next
     if proc.returncode:
-        raise RuntimeError(f"autograde.py exited with {proc.returncode}:\n{(proc.stdout + proc.stderr)[-4000:]}")
+        raise RuntimeError(f"python -m cnngrader exited with {proc.returncode}:\n{(proc.stdout + proc.stderr)[-4000:]}")
     if release_feedback:
         grader_nbgrader(hub, "release_feedback", assignment, "--log-level=WARN")
         protect_feedback(hub, assignment)
@@ -477,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("start", help="start JupyterHub on 127.0.0.1 (foreground; Ctrl-C stops it and all servers)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--roster", type=Path, help="add this roster first (as add-class)")
-    p = sub.add_parser("grade", help="collect, grade (scripts/autograde.py), release the feedback of an assignment")
+    p = sub.add_parser("grade", help="collect, grade (python -m cnngrader), release the feedback of an assignment")
     p.add_argument("assignment")
     p.add_argument("-j", "--jobs", type=int, default=2)
     p.add_argument("--no-feedback", dest="feedback", action="store_false")

@@ -79,7 +79,7 @@ def build(release_nb: dict, source_nb: dict, answers: dict[str, str], solution: 
 
 def course_copy(dest: Path, root: Path = ROOT) -> Path:
     """A gradable copy of the course in ``dest``: source/, release/, nbgrader_config.py and an empty
-    autograded/ (what scripts/autograde.py --root needs; the tests and bench_grading.py grade such copies)."""
+    autograded/ (what python -m cnngrader --root needs; the tests and bench_grading.py grade such copies)."""
     import shutil
 
     for folder in ("source", "release"):

@@ -6,7 +6,7 @@
     python scripts/release.py validate   # source notebooks pass their tests, released ones fail them
 
 ``generate`` runs ``nbgrader generate_assignment --no-db`` for every assignment, so it only writes
-files: the gradebook learns the assignments when ``make autograde`` syncs it (scripts/autograde.py).
+files: the gradebook learns the assignments when ``make autograde`` syncs it (python -m cnngrader).
 The functions are also used by tests/test_release.py.
 """
 from __future__ import annotations

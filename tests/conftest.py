@@ -69,11 +69,11 @@ def course_copy(dest: Path) -> Path:
 
 
 def run_autograde(course: Path, *args: str, timeout: int = 1500):
-    """scripts/autograde.py on a course copy (the last lines of its report printed for the test log)."""
+    """python -m cnngrader (`make autograde`) on a course copy (the last lines of its report printed for the test log)."""
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "autograde.py"), "--root", str(course), *args],
+    proc = subprocess.run([sys.executable, "-m", "cnngrader", "--root", str(course), *args],
                           text=True, capture_output=True, timeout=timeout)
     print(proc.stdout[-6000:])
     return proc

@@ -1,8 +1,8 @@
-"""The grading pipeline end to end (scripts/autograde.py on a temporary copy of the course), its parts
+"""The grading pipeline end to end (python -m cnngrader on a temporary copy of the course), its parts
 (retry, SQLite session lock, example submissions), and that student data never reaches git.
 
 The end-to-end tests grade every example class (tests/submissions/a<NN>_<assignment>.py, one per graded
-assignment) in one run of scripts/autograde.py with -j 2, the path of `make autograde`, and compare the
+assignment) in one run of python -m cnngrader with -j 2, the path of `make autograde`, and compare the
 gradebook, cell by cell, with the points each student must get: on SQLite always, on PostgreSQL (a subset)
 when a server is installed (CI installs it; locally: apt-get install postgresql).
 """
@@ -26,9 +26,10 @@ import pytest
 from conftest import ROOT, course_copy, cpu_hogs, load_script, missing_tool, run_autograde
 
 
-autograde = load_script("autograde")
+from cnngrader.apps import autograde
 make_submissions = load_script("make_submissions")
-submission_check = load_script("submission_check")
+from cnngrader.scan import submission_check
+from cnngrader.sandbox import processes
 release = load_script("release")
 CLASSES = make_submissions.load_classes()
 PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
@@ -134,8 +135,8 @@ def test_a_failed_student_is_retried_once(tmp_path):
 
 LOADED_BY_GRADING = r"""
 import json, sys
-sys.path.insert(0, {scripts!r})
-import autograde, course_nbgrader, submission_check, kernel_guard, sandbox_kernel
+import cnngrader.apps.autograde, cnngrader.preprocessors, cnngrader.scan, cnngrader.sandbox.launcher
+import cnngrader.sandbox.processes, cnngrader.cell_clock
 import cnnlib, cnnlib.grading, cnnlib.checks, cnnlib.data, cnnlib.models, cnnlib.plots, cnnlib.train
 import cnnlib.conv, cnnlib.pool, cnnlib.shapes
 print(json.dumps([getattr(m, "__file__", None) for m in list(sys.modules.values())]))
@@ -147,7 +148,7 @@ def test_fingerprint_covers_every_course_file_a_grade_depends_on(tmp_path):
     that decides whether a student is regraded (cnnlib/data.py and models.py were missing once)."""
     import subprocess
 
-    out = subprocess.run([sys.executable, "-c", LOADED_BY_GRADING.format(scripts=str(ROOT / "scripts"))],
+    out = subprocess.run([sys.executable, "-c", LOADED_BY_GRADING],
                          capture_output=True, text=True, check=True).stdout
     files = {Path(f).resolve() for f in json.loads(out) if f}
     loaded = {f for f in files if f.is_file() and f.is_relative_to(ROOT) and not f.is_relative_to(ROOT / ".venv")}
@@ -176,11 +177,12 @@ def test_a_starved_cell_fails_the_grading_instead_of_scoring_zero(tmp_path):
     student as failed, with the reason, after a retry: never a silent 0."""
     import asyncio
 
-    course_nbgrader = load_script("course_nbgrader")
-    ex = course_nbgrader.GuardedExecute()
+    from cnngrader import preprocessors
+
+    ex = preprocessors.GuardedExecute()
     ex._budget = 120
     ex._clock = SimpleNamespace(own=lambda: 40.0, wall=lambda: 720.0)
-    with pytest.raises(course_nbgrader.MachineTooBusy, match="too busy"):
+    with pytest.raises(preprocessors.MachineTooBusy, match="too busy"):
         asyncio.run(ex._async_handle_timeout(720, None))
 
     def starved(root, env, *argv, log=None):
@@ -235,8 +237,7 @@ def test_fork_server_gone_falls_back_to_a_fresh_process(tmp_path):
 
 FORK_SERVER_PARENT = r"""
 import os, sys
-sys.path.insert(0, {scripts!r})
-import autograde
+from cnngrader.apps import autograde
 env = {{**os.environ, autograde.PARENT_ENV: str(os.getpid())}}
 server = autograde.ForkServer(env)
 print(server.proc.pid, flush=True)
@@ -245,7 +246,7 @@ sys.stdin.read()  # until killed
 
 
 def test_fork_server_dies_with_its_coordinator(tmp_path):
-    coordinator = subprocess.Popen([sys.executable, "-c", FORK_SERVER_PARENT.format(scripts=str(ROOT / "scripts"))],
+    coordinator = subprocess.Popen([sys.executable, "-c", FORK_SERVER_PARENT.format()],
                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     server_pid = int(coordinator.stdout.readline())
     time.sleep(1.0)  # the server has armed its parent-death signal
@@ -254,7 +255,7 @@ def test_fork_server_dies_with_its_coordinator(tmp_path):
     coordinator.stdin.close()
     coordinator.stdout.close()
     for _ in range(100):
-        if not load_script("sandbox_kernel").alive(server_pid):
+        if not processes.alive(server_pid):
             break
         time.sleep(0.05)
     else:
@@ -270,8 +271,7 @@ def test_parallel_runner_keeps_order_and_reports_progress():
 
 LOCK_WORKER = r"""
 import sys, time
-sys.path.insert(0, {scripts!r})
-import autograde
+from cnngrader.apps import autograde
 autograde.serialise_sqlite_sessions({url!r})
 from nbgrader.api import Gradebook
 with open({out!r}, "a") as out:
@@ -291,7 +291,7 @@ def test_sqlite_gradebook_sessions_are_serialised_across_processes(tmp_path):
     subprocess.run([sys.executable, "-c", f"from nbgrader.api import Gradebook; Gradebook({url!r}).close()"],
                    check=True, env=env)
     procs = [subprocess.Popen([sys.executable, "-c", LOCK_WORKER.format(
-        scripts=str(ROOT / "scripts"), url=url, out=str(tmp_path / f"w{n}.txt"), n=n)], env=env) for n in range(4)]
+        url=url, out=str(tmp_path / f"w{n}.txt"), n=n)], env=env) for n in range(4)]
     assert [p.wait(timeout=120) for p in procs] == [0] * 4
     spans = sorted(tuple(map(float, line.split())) for n in range(4)
                    for line in (tmp_path / f"w{n}.txt").read_text().splitlines())
@@ -476,9 +476,9 @@ CLASS_FILES = [
 ]
 #: grading files that belong in git
 COURSE_FILES = ["autograded/README.md", "release/05_exercises/exercises.ipynb", "nbgrader_config.py",
-                "tests/submissions/a05_exercises.py", "scripts/autograde.py", "source/05_exercises/exercises.ipynb",
-                "scripts/course_nbgrader.py", "scripts/sandbox_kernel.py", "scripts/kernel_guard.py",
-                "scripts/submission_check.py", "tests/hostile/corpus.py", "tests/hostile/build.py",
+                "tests/submissions/a05_exercises.py", "cnngrader/apps/autograde.py", "source/05_exercises/exercises.ipynb",
+                "cnngrader/preprocessors/guarded_execute.py", "cnngrader/sandbox/launcher.py",
+                "cnngrader/sandbox/kernel_guard.py", "cnngrader/scan/submission_check.py", "tests/hostile/corpus.py", "tests/hostile/build.py",
                 "tests/test_hostile.py"]
 
 

@@ -1,6 +1,6 @@
 """What a student hands in is not trusted, and one submission never stops the run (issue 12): reading
-submitted files (scripts/submission_check.py ``read_regular``, ``load_submission``), the scan's bounds,
-finding and staging submissions (scripts/autograde.py), a whole run in which one student's staging fails,
+submitted files (cnngrader/scan ``read_regular``, ``load_submission``), the scan's bounds,
+finding and staging submissions (cnngrader/apps/autograde.py), a whole run in which one student's staging fails,
 and Ctrl-C. The hostile class (tests/hostile/corpus.py, tests/test_hostile.py) grades the same cases end to end.
 """
 from __future__ import annotations
@@ -20,10 +20,9 @@ import pytest
 
 from conftest import ROOT, course_copy, load_script
 
-sys.path.insert(0, str(ROOT / "scripts"))
-autograde = load_script("autograde")
-submission_check = load_script("submission_check")
-course_nbgrader = load_script("course_nbgrader")
+from cnngrader.apps import autograde
+from cnngrader.scan import submission_check
+from cnngrader.sandbox import processes
 
 ASSIGNMENT, NOTEBOOK = "05_exercises", "exercises"
 IS_ROOT = os.geteuid() == 0  # (kernels get grading uids only then)
@@ -241,7 +240,7 @@ def grading_processes() -> list[str]:
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                if base <= os.stat(f"/proc/{entry}").st_uid < base + 1000 and course_nbgrader.alive(entry):
+                if base <= os.stat(f"/proc/{entry}").st_uid < base + 1000 and processes.alive(entry):
                     found.append(entry)
             except OSError:
                 pass
@@ -285,7 +284,7 @@ def test_ctrl_c_stops_the_run_promptly(tmp_path):
     students = [f"s{i}" for i in range(4)]
     for student in students:
         blank(course, student)
-    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "autograde.py"), "--root", str(course), "-j", "1"],
+    proc = subprocess.Popen([sys.executable, "-m", "cnngrader", "--root", str(course), "-j", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     log = course / "autograded" / students[0] / f"{ASSIGNMENT}.log"
     deadline = time.monotonic() + 600
@@ -296,7 +295,7 @@ def test_ctrl_c_stops_the_run_promptly(tmp_path):
     time.sleep(2)  # inside nbgrader: the kernel starting or running
     # the run's processes and its kernels' (by pid: other graders may run kernels of the same uid range)
     for _ in range(100):
-        ours = set(course_nbgrader.descendants(proc.pid))
+        ours = set(processes.descendants(proc.pid))
         kernels = {pid for pid in ours if str(pid) in grading_processes()}
         if kernels or not IS_ROOT:
             break
@@ -317,7 +316,7 @@ def test_ctrl_c_stops_the_run_promptly(tmp_path):
     assert len(markers) < len(students), markers
     assert re.search(r"^s3 .*not graded: the run was interrupted", out, re.M), out[-3000:]
     for _ in range(50):  # the kernels die with their nbgrader process (parent-death signals), at once
-        left = {pid for pid in ours if course_nbgrader.alive(pid)}
+        left = {pid for pid in ours if processes.alive(pid)}
         if not left:
             break
         time.sleep(0.2)
@@ -330,7 +329,7 @@ def started_by(coordinator: int, course: Path) -> list[int]:
     ``course``."""
     found = []
     for entry in os.listdir("/proc"):
-        if not entry.isdigit() or not course_nbgrader.alive(entry):
+        if not entry.isdigit() or not processes.alive(entry):
             continue
         try:
             environ = Path(f"/proc/{entry}/environ").read_bytes()
@@ -338,6 +337,6 @@ def started_by(coordinator: int, course: Path) -> list[int]:
         except OSError:
             continue
         if f"{autograde.PARENT_ENV}={coordinator}\0".encode() in environ or (
-                cwd == str(course) and b"autograde.py" in Path(f"/proc/{entry}/cmdline").read_bytes()):
+                cwd == str(course) and b"cnngrader" in Path(f"/proc/{entry}/cmdline").read_bytes()):
             found.append(int(entry))
     return found

@@ -1,5 +1,5 @@
 """The CPU thread policy (cnnlib.cpu) reaches every place a course torch process starts from: the installed
-course kernelspec, the grading kernels' environment (scripts/autograde.py, then scripts/sandbox_kernel.py's
+course kernelspec, the grading kernels' environment (python -m cnngrader, then cnngrader/sandbox/launcher.py's
 allow-list) and this test suite's own environment."""
 from __future__ import annotations
 
@@ -35,9 +35,10 @@ class Built(Exception):
 
 
 def test_policy_reaches_the_grading_kernels(tmp_path, monkeypatch):
-    """The environment scripts/autograde.py hands to nbgrader carries the policy, and the sandbox launcher
+    """The environment python -m cnngrader hands to nbgrader carries the policy, and the sandbox launcher
     keeps it when it strips everything else."""
-    autograde, sandbox = load_script("autograde"), load_script("sandbox_kernel")
+    from cnngrader.apps import autograde
+    from cnngrader.sandbox import launcher as sandbox
     course = course_copy(tmp_path / "course")
     (course / "submitted" / "ann" / "05_exercises").mkdir(parents=True)
     (course / "submitted" / "ann" / "05_exercises" / "exercises.ipynb").write_text("{}")
@@ -52,7 +53,7 @@ def test_policy_reaches_the_grading_kernels(tmp_path, monkeypatch):
     monkeypatch.setattr(autograde, "ForkServers", servers)
     with contextlib.suppress(Built):  # the grader reports the crash of its (stand-in) servers and returns
         autograde.main(["--root", str(course)])
-    assert built, "scripts/autograde.py did not reach its fork servers; update this test"
+    assert built, "python -m cnngrader did not reach its fork servers; update this test"
     assert cpu.POLICY.items() <= built.items()
     # the grader starts the launcher with launcher_env(), the launcher gives the kernel clean_env()
     monkeypatch.setattr(os, "environ", sandbox.launcher_env(built))

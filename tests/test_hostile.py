@@ -1,6 +1,6 @@
 """Hostile and broken submissions (tests/hostile/corpus.py) graded end to end, with the sandbox, the scan
-and the runtime guard of scripts/course_nbgrader.py, scripts/sandbox_kernel.py, scripts/kernel_guard.py and
-scripts/submission_check.py; then the run is repeated (idempotent) and a run is killed half way (resumed).
+and the runtime guard of cnngrader/preprocessors, cnngrader/sandbox/launcher.py, cnngrader/sandbox/kernel_guard.py and
+cnngrader/scan; then the run is repeated (idempotent) and a run is killed half way (resumed).
 
 The hostile class is graded with -j 2 and a 30 s cell timeout instead of the course's 120 s: the slowest
 honest cell in this class is a 5-epoch training run (about 4 s on an idle core, under 15 s with the whole
@@ -27,10 +27,11 @@ from conftest import ROOT, course_copy, load_script, run_autograde
 from hostile import build, corpus
 
 
-sys.path.insert(0, str(ROOT / "scripts"))
-autograde = load_script("autograde")
-submission_check = load_script("submission_check")
-course_nbgrader = load_script("course_nbgrader")
+from cnngrader.apps import autograde
+from cnngrader.scan import submission_check
+from cnngrader import preprocessors
+from cnngrader.preprocessors import hide_hidden_tests
+from cnngrader.sandbox import processes
 
 ASSIGNMENT, NOTEBOOK = build.ASSIGNMENT, build.NOTEBOOK
 TIMEOUT = 30
@@ -83,7 +84,7 @@ def grading_processes() -> list[str]:
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                if os.stat(f"/proc/{entry}").st_uid in uids and course_nbgrader.alive(entry):
+                if os.stat(f"/proc/{entry}").st_uid in uids and processes.alive(entry):
                     found.append(entry)
             except OSError:
                 pass
@@ -177,7 +178,7 @@ def test_resource_limits_contain_the_greedy_and_the_endless(graded):
     assert not list((course / "autograded" / autograde.STAGING).glob("*")), "staging copies left behind"
     if IS_ROOT:
         for uid in grading_uids()[:8]:
-            lock = course_nbgrader.uid_lock_dir() / f"{uid}.lock"
+            lock = processes.uid_lock_dir() / f"{uid}.lock"
             if lock.exists():
                 with open(lock, "a") as handle:
                     try:
@@ -276,7 +277,7 @@ def test_the_spy_finds_secrets_where_nothing_protects_them(tmp_path):
 def test_feedback_never_shows_hidden_tests(graded):
     source = json.loads((ROOT / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").read_text())
     hidden = {ln for c in source["cells"] if c["metadata"].get("nbgrader", {}).get("grade")
-              for ln in course_nbgrader.hidden_test_lines("".join(c["source"]))
+              for ln in hide_hidden_tests.hidden_test_lines("".join(c["source"]))
               if "HIDDEN TESTS" not in ln}
     assert hidden
     import html as html_lib
@@ -304,7 +305,7 @@ def test_hidden_tests_printed_by_a_student_are_scrubbed_from_feedback():
     ])
     nb.cells[0].outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue="x",
                                                   traceback=["----> 5 _g.check_secret(pool_cnn)", "AssertionError"])]
-    out, _ = course_nbgrader.HideHiddenTests().preprocess(nb, {})
+    out, _ = hide_hidden_tests.HideHiddenTests().preprocess(nb, {})
     assert "check_secret" not in json.dumps([c.get("outputs", []) for c in out.cells])
     assert out.cells[1].outputs[0]["text"].endswith("ok\n")
 
@@ -326,7 +327,7 @@ def test_a_graded_cell_scores_pass_or_fail_only():
     printed = nbformat.v4.new_output("stream", name="stdout", text="checked\n")
     failing, partial = cell(said, printed, error), cell(two)
     assert determine_grade(failing)[0] == 2 and determine_grade(partial)[0] == 0.5  # the hole
-    ex = course_nbgrader.GuardedExecute()
+    ex = preprocessors.GuardedExecute()
     ex.nb = nbformat.v4.new_notebook(cells=[failing, partial])
     ex._last_reply = {"content": {"status": "error", "ename": "AssertionError", "evalue": "wrong"}}
     ex._pass_fail(failing, 0)
@@ -350,7 +351,7 @@ def test_feedback_holds_no_encoded_hidden_test_and_no_script(graded):
 
     source = json.loads((ROOT / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").read_text())
     hidden = {ln for c in source["cells"] if c["metadata"].get("nbgrader", {}).get("grade")
-              for ln in course_nbgrader.hidden_test_lines("".join(c["source"])) if "HIDDEN TESTS" not in ln}
+              for ln in hide_hidden_tests.hidden_test_lines("".join(c["source"])) if "HIDDEN TESTS" not in ln}
     page = (graded.course / "feedback" / "encode_history" / ASSIGNMENT / f"{NOTEBOOK}.html").read_text()
     text = html_lib.unescape(re.sub(r"<[^>]+>", "", page))
     runs = re.findall(r"[A-Za-z0-9+/]{16,}={0,2}", text)
@@ -383,7 +384,7 @@ def test_feedback_shows_no_path_of_the_grading_machine():
             nbformat.v4.new_output("error", ename="AssertionError", evalue=f"see {grading}",
                                    traceback=[f"File {grading}:12, in check", f"File {torch_file}:1, in _call_impl"]),
             nbformat.v4.new_output("stream", name="stdout", text=f"loaded {ROOT}/data/MNIST\n")])])
-    out, _ = course_nbgrader.HideHiddenTests().preprocess(nb, {})
+    out, _ = hide_hidden_tests.HideHiddenTests().preprocess(nb, {})
     text = json.dumps(out.cells[0].outputs)
     assert str(ROOT) not in text and sys.prefix not in text, text
     assert "cnnlib/grading.py:12" in text and "torch/nn/modules/module.py" in text and "data/MNIST" in text
@@ -548,7 +549,7 @@ def test_rerunning_changes_nothing(graded):
 def test_a_killed_run_keeps_what_was_graded_and_resumes(tmp_path):
     students = ["exception_ex1", "gutted_tests", "not_a_notebook", "planted_module"]
     course = make_course(tmp_path, students)
-    cmd = [sys.executable, str(ROOT / "scripts" / "autograde.py"), "--root", str(course), "-j", "1"]
+    cmd = [sys.executable, "-m", "cnngrader", "--root", str(course), "-j", "1"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     first = autograde.marker_path(course, students[0], ASSIGNMENT)
     deadline = time.monotonic() + 600
@@ -560,7 +561,7 @@ def test_a_killed_run_keeps_what_was_graded_and_resumes(tmp_path):
     time.sleep(2)
     graded_before = [s for s in students if autograde.marker_path(course, s, ASSIGNMENT).exists()]
     assert graded_before and len(graded_before) < len(students), graded_before
-    workers = subprocess.run(["pgrep", "-f", f"autograde.py --nbgrader autograde {ASSIGNMENT}"],
+    workers = subprocess.run(["pgrep", "-f", f"cnngrader.apps.autograde --nbgrader autograde {ASSIGNMENT}"],
                              capture_output=True, text=True).stdout.split()
     stray = [w for w in workers if str(course) in Path(f"/proc/{w}/cwd").resolve().as_posix()] if workers else []
     assert not stray, f"workers of the killed run still running: {stray}"

@@ -21,7 +21,7 @@ SOURCE_NOTEBOOKS = sorted((ROOT / "source").glob("*/*.ipynb"))
 #: CPU), so a busy machine slows the test down but does not fail it; wall time has a backstop of WALL_FACTOR x.
 BUDGET = {"default": 60, "mnist": 240, "exercises": 180, "training": 90}
 WALL_FACTOR = 6
-cell_clock = load_script("cell_clock")
+from cnngrader import cell_clock
 
 
 def budget_for(path: Path) -> float:

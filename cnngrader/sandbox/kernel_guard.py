@@ -1,6 +1,6 @@
 """The integrity guard that the grader installs in each grading kernel before the first cell runs.
 
-Not imported by the grader: ``GuardedExecute`` (scripts/course_nbgrader.py) sends this file's text to the
+Not imported by the grader: ``GuardedExecute`` (cnngrader/preprocessors/guarded_execute.py) sends this file's text to the
 fresh kernel, where ``install(key, name, watch)`` runs before any student code. It imports the modules that
 tests and checks rely on and keeps references to them (a snapshot), then stores a guard function in the
 notebook namespace under a random name. Before and after every graded cell the grader calls the guard with
@@ -21,7 +21,7 @@ tests use (``print = ...``) out of the way, and puts them back after.
 What it cannot do: run before a student who knows it is there. Python has no in-process sandbox, so a
 student who reads this file can find the guard's closure (gc, frames) and forge its answers. The guard
 turns casual and generic tampering into a detected, zero-scored, flagged event; the static scan
-(scripts/submission_check.py) and the manual review of flagged submissions cover the rest.
+(cnngrader/scan) and the manual review of flagged submissions cover the rest.
 """
 
 

@@ -1,12 +1,12 @@
 """Grade the whole class: every submitted/<student>/<assignment>/ into autograded/, feedback/ and grades.csv.
 
-    python scripts/autograde.py                   # all students, all submitted assignments, SQLite gradebook
-    python scripts/autograde.py -j 4 --student alice --student bob --assignment 05_exercises
-    python scripts/autograde.py --db postgres     # the course's PostgreSQL server (scripts/pg.sh, started if needed)
-    python scripts/autograde.py --db postgresql+psycopg2://user:pw@127.0.0.1:5433/gradebook
+    python -m cnngrader                   # all students, all submitted assignments, SQLite gradebook
+    python -m cnngrader -j 4 --student alice --student bob --assignment 05_exercises
+    python -m cnngrader --db postgres     # the course's PostgreSQL server (scripts/pg.sh, started if needed)
+    python -m cnngrader --db postgresql+psycopg2://user:pw@127.0.0.1:5433/gradebook
 
 Steps:
- 0. sanitise every submission into a private staging copy (scripts/submission_check.py): the notebook is
+ 0. sanitise every submission into a private staging copy (cnngrader/scan): the notebook is
     rebuilt on the released one (locked and test cells from the instructor, whatever the student did to
     them), nothing else of the submission folder is kept, and student code that tampers with grading is
     not run (its exercise scores 0 and the student is listed for manual review; ``--trust STUDENT`` after
@@ -18,8 +18,8 @@ Steps:
     generate_feedback`` for each student, each command in a process forked from a fork server that
     imported nbgrader once (one server per parallel worker; see ``serve_forks``), logged to
     autograded/<student>/<assignment>.log. Execution runs in the sandboxed grading kernel, cell by cell
-    under the grader's control (nbgrader_config.py: scripts/course_nbgrader.py GuardedExecute,
-    scripts/sandbox_kernel.py). A student whose grading fails (nbgrader exits non-zero, e.g. a kernel that
+    under the grader's control (nbgrader_config.py: cnngrader/preprocessors/guarded_execute.py,
+    cnngrader/sandbox/launcher.py). A student whose grading fails (nbgrader exits non-zero, e.g. a kernel that
     did not start) is retried once. Each graded student gets autograded/<student>/<assignment>.graded.json
     (what was graded: a fingerprint of the submission, the tests and the grader) and .review.json (what
     the scan and the runtime guard found);
@@ -27,7 +27,7 @@ Steps:
     that need a manual review.
 
 What is read from submitted/: only the notebooks of the released assignment, as regular files opened
-without following links (scripts/submission_check.py ``read_regular``: a symbolic link anywhere in
+without following links (cnngrader/scan ``read_regular``: a symbolic link anywhere in
 submitted/<student>/<assignment>/, a named pipe, a device or an oversized file is refused, and that
 notebook is graded as handed in blank and listed for review), and the exchange's submission_secret.txt,
 which names the feedback file and nothing else. The submission time is never the student's: the grader
@@ -85,17 +85,17 @@ from pathlib import Path
 
 from cnnlib import cpu
 
-ROOT = Path(__file__).resolve().parents[1]
-HERE = Path(__file__).resolve()
-MAX_EPOCHS = 30
-DB_ENV = "NBGRADER_DB_URL"
-PARENT_ENV = "CNN_GRADER_PID"
+from cnngrader import scan as sc
+from cnngrader.constants import DB_ENV, MAX_EPOCHS, PARENT_ENV
+
+#: the repository (the default course folder, and what GRADER_FILES are relative to)
+ROOT = Path(__file__).resolve().parents[2]
+#: how a worker process runs this module (-P: the working folder, a course's, is not on sys.path)
+SELF = (sys.executable, "-P", "-m", "cnngrader.apps.autograde")
 #: what decides a grade besides the submission and the assignment (globs relative to the repository):
 #: the grader, every module of cnnlib (the notebooks' cells and tests import any of them) and the pinned
 #: library versions. A change to any of these regrades.
-GRADER_FILES = ("scripts/autograde.py", "scripts/course_nbgrader.py", "scripts/cell_clock.py", "scripts/kernel_guard.py",
-                "scripts/sandbox_kernel.py", "scripts/submission_check.py", "cnnlib/*.py", "requirements.txt",
-                "pyproject.toml")
+GRADER_FILES = ("cnngrader/**/*.py", "cnnlib/*.py", "nbgrader_config.py", "requirements.txt", "pyproject.toml")
 #: what nbgrader's exchange writes next to a submission and the grader keeps: the secret that names the
 #: feedback file (it affects no grade; read as a regular file of at most SECRET_BYTES)
 EXCHANGE_FILES = ("submission_secret.txt",)
@@ -107,8 +107,6 @@ STUDENT_ID = re.compile(r"\w[\w.@-]{0,99}")
 STOP = threading.Event()
 LIVE_SERVERS: list = []  # the ForkServers of the running grade_class (Ctrl-C kills them)
 STAGING = ".staging"  # autograded/.staging/: sanitised copies of the submissions being graded
-if str(HERE.parent) not in sys.path:  # submission_check, course_nbgrader (when loaded by the tests)
-    sys.path.append(str(HERE.parent))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -201,7 +199,7 @@ def run_nbgrader(argv: list[str]) -> int:
 # modules every nbgrader command of a grading worker imports: a fork server loads them once
 PRELOAD = ("nbgrader.apps.nbgraderapp", "nbgrader.apps.autogradeapp", "nbgrader.apps.generatefeedbackapp",
            "nbgrader.api", "nbgrader.preprocessors", "nbgrader.converters", "nbconvert", "nbclient",
-           "jupyter_client", "sqlalchemy", "course_nbgrader", "submission_check")
+           "jupyter_client", "sqlalchemy", "cnngrader.preprocessors", "cnngrader.scan")
 
 
 def serve_forks() -> int:
@@ -258,7 +256,7 @@ class ForkServer:
     def __init__(self, env: dict):
         # a process group of its own: a terminal's Ctrl-C reaches the coordinator alone, which stops the
         # whole run (see `interrupt`) instead of each process dying on its own
-        self.proc = subprocess.Popen([sys.executable, str(HERE), "--forkserver"], stdin=subprocess.PIPE,
+        self.proc = subprocess.Popen([*SELF, "--forkserver"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, env=env, cwd=ROOT, text=True, process_group=0)
 
     def __call__(self, root: Path, env: dict, *argv: str, log=None):
@@ -285,7 +283,7 @@ class ForkServer:
 
     def kill(self) -> None:
         """SIGKILL the server and the nbgrader command it forked (its process group); the command's grading
-        kernel dies with it (parent-death signals, see `die_with_parent` and scripts/sandbox_kernel.py)."""
+        kernel dies with it (parent-death signals, see `die_with_parent` and cnngrader/sandbox/launcher.py)."""
         proc = self.proc
         if proc is not None and proc.poll() is None:
             try:
@@ -427,8 +425,8 @@ def db_url_for(root: Path, db: str) -> str:
         return f"sqlite:///{root / 'gradebook.db'}"
     if db in ("postgres", "postgresql"):
         env = {**os.environ, "PGDIR": os.environ.get("PGDIR", str(root / ".pg"))}
-        subprocess.run([str(HERE.parent / "pg.sh"), "start"], check=True, env=env, stdout=subprocess.DEVNULL)
-        return subprocess.run([str(HERE.parent / "pg.sh"), "url"], check=True, env=env, text=True,
+        subprocess.run([str(ROOT / "scripts" / "pg.sh"), "start"], check=True, env=env, stdout=subprocess.DEVNULL)
+        return subprocess.run([str(ROOT / "scripts" / "pg.sh"), "url"], check=True, env=env, text=True,
                               capture_output=True).stdout.strip()
     return db
 
@@ -512,7 +510,7 @@ _FRESH: set[subprocess.Popen] = set()  # fresh nbgrader processes running now (k
 def nbgrader(root: Path, env: dict, *argv: str, log=None) -> subprocess.CompletedProcess:
     """One nbgrader command in a fresh process (through this script, for the SQLite session lock), in a
     process group of its own (killed with it by `kill_fresh`)."""
-    proc = subprocess.Popen([sys.executable, str(HERE), "--nbgrader", *argv], cwd=root, env=env, text=True,
+    proc = subprocess.Popen([*SELF, "--nbgrader", *argv], cwd=root, env=env, text=True,
                             stdout=log or subprocess.PIPE, stderr=subprocess.STDOUT if log else subprocess.PIPE,
                             process_group=0)
     _FRESH.add(proc)
@@ -561,12 +559,12 @@ def sync_gradebook(root: Path, env: dict, assignment_ids: list[str], students: l
     return failed
 
 
-def grader_files(repo: Path = HERE.parents[1]) -> list[Path]:
+def grader_files(repo: Path = ROOT) -> list[Path]:
     """The files of GRADER_FILES, sorted."""
     return sorted({p for pattern in GRADER_FILES for p in repo.glob(pattern) if p.is_file()})
 
 
-def fingerprint(root: Path, student: str, assignment: str, options: dict, repo: Path = HERE.parents[1]) -> str:
+def fingerprint(root: Path, student: str, assignment: str, options: dict, repo: Path = ROOT) -> str:
     """What a grade depends on: the submitted files, the assignment's source and release notebooks, the
     grading code and the grading options. The same fingerprint means the same grade."""
     h = hashlib.sha256(json.dumps(options, sort_keys=True).encode())
@@ -586,7 +584,6 @@ def submission_digest(h, root: Path, student: str, assignment: str) -> None:
     """Add submitted/<student>/<assignment>/ to the hash ``h`` as it is: links by their target (never
     followed), regular files by their content (opened without following links or blocking, at most
     MAX_NOTEBOOK_BYTES; a larger one by its size and time), anything else by its kind."""
-    import submission_check as sc
 
     def add(path: Path) -> None:
         rel = os.fsencode(path.relative_to(root))
@@ -626,7 +623,7 @@ def marker_path(root: Path, student: str, assignment: str) -> Path:
 
 def stage_submission(root: Path, student: str, assignment: str, trust: bool = False) -> tuple[Path, dict]:
     """A private copy of the submission for nbgrader to grade: each notebook of the assignment rebuilt and
-    scanned by scripts/submission_check.py, the exchange's timestamp and secret, nothing else (files a
+    scanned by cnngrader/scan, the exchange's timestamp and secret, nothing else (files a
     student adds next to the notebook, say a fake ``cnnlib/`` package, never reach the grading kernel).
     Returns the staging folder (nbgrader's submitted_directory) and the review record."""
     stage = root / "autograded" / STAGING / f"{student}.{assignment}.{os.getpid()}.{threading.get_ident()}"
@@ -665,7 +662,6 @@ def submitted_time(path: Path) -> str:
 
 
 def _stage(root: Path, student: str, assignment: str, trust: bool, stage: Path) -> dict:
-    import submission_check as sc
 
     dest = stage / student / assignment
     dest.mkdir(parents=True, mode=0o700)
@@ -1057,9 +1053,9 @@ def grade_class(args) -> int:
     print(f"grading {len(pairs)} submissions ({len(students)} students; {', '.join(assignment_ids)}) "
           f"with -j {args.jobs}, {threads} torch thread(s) each, CNNLIB_MAX_EPOCHS={args.max_epochs}, "
           f"gradebook {redact(db_url)}", flush=True)
-    import course_nbgrader
+    from cnngrader.sandbox import processes
 
-    print(course_nbgrader.sandbox_summary(), flush=True)
+    print(processes.sandbox_summary(), flush=True)
     results_by_pair: dict[tuple[str, str], Result] = {}
     graded: list[Result] = []
     synced = False

@@ -1,15 +1,15 @@
 """nbgrader plugins of the course (configured in nbgrader_config.py).
 
-``GuardedExecute``  replaces nbgrader's ``Execute`` in ``nbgrader autograde``: every submission runs in the
-                    grading kernel of scripts/sandbox_kernel.py (own uid, resource limits, private files,
+``GuardedExecute`` replaces nbgrader's ``Execute`` in ``nbgrader autograde``: every submission runs in the
+                    grading kernel of cnngrader/sandbox/launcher.py (own uid, resource limits, private files,
                     course folders hidden), cell by cell under the grader's control:
 
   - integrity probes: before and after every graded cell the grader asks the guard it installed in the
-    kernel before the first cell (scripts/kernel_guard.py) what changed; once something the tests rely on
+    kernel before the first cell (cnngrader/sandbox/kernel_guard.py) what changed; once something the tests rely on
     was tampered with, the graded cells run from then on score 0 (``GradingIntegrityError`` output) and
     the rest of the notebook is not run;
   - graded cells of exercises that the static scan zeroed (notebook metadata ``cnn_grading``, written by
-    scripts/submission_check.py) are not run and score 0;
+    cnngrader/scan) are not run and score 0;
   - a cell that kills the kernel (``os._exit``, a resource limit) or keeps it busy after the timeout's
     interrupt scores like a failing cell: the kernel is restarted, the cells that ran before are replayed
     (outputs untouched) and grading continues with the next cell;
@@ -17,66 +17,50 @@
     when together they hold more memory than the limit (cgroups do it exactly where available);
   - per-cell output is capped (and messages from the kernel larger than 64 MB are refused), and comm
     messages (widgets) are ignored, so a cell cannot reroute the output of a later cell;
-  - time limits count the kernel's own time (scripts/cell_clock.py: wall time minus its waits for a busy
+  - time limits count the kernel's own time (cnngrader/cell_clock.py: wall time minus its waits for a busy
     CPU), so a grade does not depend on what else the machine runs: a cell whose own time passes the cell
     timeout is interrupted (and its kernel restarted if it does not stop), and the notebook has an own-time
     budget. Wall time is only a backstop (``wall_factor`` x the timeout): a cell that reaches it while its
     own time is within budget was starved by the machine, not slow: the student's grading fails (and is
-    retried, then reported as failed by scripts/autograde.py) instead of scoring 0.
-
-``HideHiddenTests``  runs in ``nbgrader generate_feedback``: every output line of every cell that quotes a
-                    line of a hidden test (in a traceback, or printed by the student's own code from
-                    ``In``/frames) is replaced by a placeholder, before ClearHiddenTests removes the hidden
-                    tests from the cells.
+    retried, then reported as failed by python -m cnngrader) instead of scoring 0.
 """
 from __future__ import annotations
 
 import ast
-import base64
 import contextlib
-import fcntl
 import hashlib
 import hmac
-import html
 import json
 import os
-import pwd
-import grp
-import re
 import secrets
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.parse
 from pathlib import Path
 
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import run_sync
-from nbconvert.filters import strip_ansi
-from nbconvert.preprocessors import Preprocessor
 from nbformat import NotebookNode
 from nbgrader import utils
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Float, Integer, Unicode, default
 
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.append(str(HERE))
-import sandbox_kernel  # noqa: E402
-from cell_clock import CellClock, run_delay  # noqa: E402
-from sandbox_kernel import alive, kill_all, processes_of  # noqa: E402
+from cnngrader import constants
+from cnngrader.cell_clock import CellClock, run_delay
+from cnngrader.constants import KERNEL_NAME, META
+from cnngrader.sandbox import launcher as sandbox_kernel
+from cnngrader.sandbox.launcher import kill_all, processes_of
+from cnngrader.preprocessors.hide_hidden_tests import hidden_test_lines, sanitize_markdown_cells
+from cnngrader.sandbox.processes import (IS_ROOT, allocate_uid, children_of, descendants, kill_uid, make_cgroups,
+                                         pss_bytes, remove_cgroups, remove_uid_leftovers)
 
-KERNEL_NAME = "cnn-course-grading"
-#: notebook metadata key written by scripts/submission_check.py
-META = "cnn_grading"
+PACKAGE = Path(__file__).resolve().parents[1]  # cnngrader/
 INTEGRITY = "GradingIntegrityError"
 NOT_RUN = "NotRunByGrader"
 KERNEL_DIED = "KernelDiedError"
-IS_ROOT = os.geteuid() == 0
 
 
 class MachineTooBusy(RuntimeError):
@@ -85,216 +69,6 @@ class MachineTooBusy(RuntimeError):
 
 def error_output(ename: str, evalue: str) -> NotebookNode:
     return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
-
-
-# ------------------------------------------------------------------------------------------------
-# processes, uids and cgroups of the grading kernels
-
-
-def children_by_parent() -> dict[int, list[int]]:
-    """Every process's children, keyed by parent pid (one scan of /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-                ppid = int(stat.rsplit(")", 1)[1].split()[1])
-                children.setdefault(ppid, []).append(int(entry))
-            except (OSError, ValueError, IndexError):
-                pass
-    return children
-
-
-def descendants(pid: int) -> list[int]:
-    children = children_by_parent()
-    out, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if alive(child):
-                out.append(child)
-            todo.append(child)
-    return out
-
-
-def children_of(pid: int) -> list[int]:
-    return children_by_parent().get(pid, [])
-
-
-def pss_bytes(pids: list[int]) -> int:
-    """Memory of these processes, pages shared between them (a fork's copy-on-write) counted once."""
-    total = 0
-    for pid in pids:
-        try:
-            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1]) * 1024
-                    break
-        except (OSError, ValueError):
-            pass
-    return total
-
-
-def kill_uid(uid: int) -> int:
-    """Kill every process of ``uid`` (a uid reserved for grading kernels): first atomically from inside
-    (``kill(-1)`` run as that uid), then whatever is left."""
-    if not processes_of(uid):
-        return 0
-    if IS_ROOT:
-        code = (f"import os, signal; os.setgroups([]); os.setresgid({uid}, {uid}, {uid}); "
-                f"os.setresuid({uid}, {uid}, {uid}); os.kill(-1, signal.SIGKILL)")
-        subprocess.run([sys.executable, "-S", "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return kill_all(lambda: processes_of(uid))
-
-
-def remove_uid_leftovers(uid: int) -> list[str]:
-    """What a released grading uid left for the next kernel with that uid: SysV shared memory, message
-    queues and semaphores (the kernel's private IPC namespace takes them with it where there is one), and
-    entries in the world-writable folders (where there is no private tmpfs over them). Removed; returns
-    what was."""
-    removed = []
-    for kind, flag in (("shm", "-m"), ("msg", "-q"), ("sem", "-s")):
-        try:
-            lines = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()
-        except OSError:
-            continue
-        header = lines[0].split() if lines else []
-        owners = [header.index(k) for k in ("uid", "cuid") if k in header]
-        for line in lines[1:]:
-            fields = line.split()
-            if any(int(fields[i]) == uid for i in owners):
-                subprocess.run(["ipcrm", flag, fields[1]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                removed.append(f"{kind} {fields[1]}")
-    for folder in sandbox_kernel.SCRATCH:
-        try:
-            entries = list(os.scandir(folder))
-        except OSError:
-            continue
-        for entry in entries:
-            try:
-                if entry.stat(follow_symlinks=False).st_uid != uid:
-                    continue
-                if entry.is_dir(follow_symlinks=False):
-                    shutil.rmtree(entry.path)
-                else:
-                    os.unlink(entry.path)
-                removed.append(entry.path)
-            except OSError:
-                pass
-    return removed
-
-
-def uid_lock_dir() -> Path:
-    return Path("/run/cnn-course-grading") if IS_ROOT and Path("/run").is_dir() else \
-        Path(tempfile.gettempdir()) / f"cnn-course-grading-{os.getuid()}"
-
-
-def allocate_uid(base: int, count: int):
-    """A uid (and gid) for one grading kernel: unused by any account or group, and not held by another
-    grader on this machine (an flock held as long as the kernel lives). Leftover processes of that uid
-    (from a grader that was killed) are killed first. Returns (uid, lock file)."""
-    lock_dir = uid_lock_dir()
-    lock_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    for uid in range(base, base + count):
-        try:
-            pwd.getpwuid(uid)
-            continue
-        except KeyError:
-            pass
-        try:
-            grp.getgrgid(uid)
-            continue
-        except KeyError:
-            pass
-        handle = open(lock_dir / f"{uid}.lock", "a")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            continue
-        kill_uid(uid)
-        remove_uid_leftovers(uid)
-        return uid, handle
-    raise RuntimeError(f"no free grading uid in {base}..{base + count - 1}")
-
-
-def make_cgroups(name: str, memory_bytes: int, pids: int) -> list[Path]:
-    """Per-kernel memory and pids cgroups below the grader's own, where the machine allows it (cgroup v1
-    memory/pids hierarchies or a v2 tree with those controllers). Returns their folders ([] if none)."""
-    made = []
-    try:
-        lines = Path("/proc/self/cgroup").read_text().splitlines()
-    except OSError:
-        return made
-    v2 = Path("/sys/fs/cgroup/cgroup.controllers").exists()
-    for line in lines:
-        _, controllers, path = line.split(":", 2)
-        targets = []
-        if v2 and controllers == "":
-            targets = [(Path("/sys/fs/cgroup") / path.lstrip("/") / name,
-                        {"memory.max": str(memory_bytes), "memory.swap.max": "0", "pids.max": str(pids)})]
-        elif "memory" in controllers.split(","):
-            targets = [(Path("/sys/fs/cgroup/memory") / path.lstrip("/") / name,
-                        {"memory.limit_in_bytes": str(memory_bytes)})]
-        elif "pids" in controllers.split(","):
-            targets = [(Path("/sys/fs/cgroup/pids") / path.lstrip("/") / name, {"pids.max": str(pids)})]
-        for folder, settings in targets:
-            try:
-                folder.mkdir(exist_ok=True)  # (left by a grader that was killed: empty, reused)
-            except OSError:
-                continue
-            ok = False
-            for key, value in settings.items():
-                try:
-                    (folder / key).write_text(value)
-                    ok = ok or key != "memory.swap.max"
-                except OSError:
-                    pass
-            if ok:
-                made.append(folder)
-            else:
-                try:
-                    folder.rmdir()
-                except OSError:
-                    pass
-    return made
-
-
-def remove_cgroups(folders: list[Path]) -> None:
-    for folder in folders:
-        procs = folder / "cgroup.procs"
-
-        def listed() -> list[int]:
-            try:
-                return [int(p) for p in procs.read_text().split()]
-            except OSError:
-                return []
-
-        kill_all(listed)
-        for _ in range(50):
-            try:
-                folder.rmdir()
-                break
-            except FileNotFoundError:
-                break
-            except OSError:
-                time.sleep(0.1)
-
-
-def sandbox_summary() -> str:
-    """What the grading sandbox can do on this machine, in one line for the run's header."""
-    if not IS_ROOT:
-        return ("sandbox: limits, clean environment, scan and guard; kernels run as this user (not root), "
-                "so they can read and write what it can")
-    code = ("import ctypes, ctypes.util; libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6', "
-            "use_errno=True); raise SystemExit(libc.unshare(0x20000) != 0)")
-    namespace = subprocess.run([sys.executable, "-S", "-c", code]).returncode == 0
-    groups = make_cgroups(f"cnn-grading-probe-{os.getpid()}", 1 << 30, 16)
-    remove_cgroups(groups)
-    return ("sandbox: a uid of its own per kernel, "
-            + ("course and home folders hidden (mount namespace)" if namespace else
-               "NO mount namespace here: the course files are protected by their permissions only "
-               "(chmod -R go-rwx source submitted autograded feedback gradebook.db)")
-            + ", " + ("cgroups for memory and processes" if groups else "no cgroups (memory watchdog)"))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -328,17 +102,17 @@ def content_size(content: dict) -> int:
 class GuardedExecute(Execute):
     """nbgrader's Execute, in the sandbox kernel, under the grader's control (see the module docstring)."""
 
-    sandbox = Bool(True, help="run the notebook in the sandbox kernel (scripts/sandbox_kernel.py)").tag(config=True)
+    sandbox = Bool(True, help="run the notebook in the sandbox kernel (cnngrader/sandbox/launcher.py)").tag(config=True)
     limits = Unicode("", help="JSON overrides of sandbox_kernel.Limits, e.g. '{\"memory_mb\": 2048}'").tag(config=True)
-    notebook_timeout = Integer(1800, help="wall-time budget of a whole notebook, seconds").tag(config=True)
-    max_output_mb = Float(4.0, help="output kept per cell").tag(config=True)
-    max_message_mb = Integer(64, help="largest message accepted from the kernel").tag(config=True)
-    max_restarts = Integer(3, help="kernel restarts (after a crash or a stuck cell) per notebook").tag(config=True)
-    uid_base = Integer(int(os.environ.get("CNN_GRADING_UID_BASE", 61000)),
+    notebook_timeout = Integer(constants.NOTEBOOK_TIMEOUT, help="wall-time budget of a whole notebook, seconds").tag(config=True)
+    max_output_mb = Float(constants.MAX_OUTPUT_MB, help="output kept per cell").tag(config=True)
+    max_message_mb = Integer(constants.MAX_MESSAGE_MB, help="largest message accepted from the kernel").tag(config=True)
+    max_restarts = Integer(constants.MAX_RESTARTS, help="kernel restarts (after a crash or a stuck cell) per notebook").tag(config=True)
+    uid_base = Integer(constants.UID_BASE,
                        help="first uid reserved for grading kernels (run as root)").tag(config=True)
-    uid_count = Integer(1000, help="how many uids from uid_base").tag(config=True)
+    uid_count = Integer(constants.UID_COUNT, help="how many uids from uid_base").tag(config=True)
     probe_timeout = Integer(60, help="seconds the kernel has to answer an integrity probe").tag(config=True)
-    wall_factor = Float(6.0, help="wall-time backstop of a cell, as a multiple of its own-time timeout (a cell "
+    wall_factor = Float(constants.WALL_FACTOR, help="wall-time backstop of a cell, as a multiple of its own-time timeout (a cell "
                         "that reaches it within its own-time budget fails the student's grading, for a "
                         "retry, instead of scoring 0)").tag(config=True)
     interrupt_grace = Integer(10, help="own-time seconds a cell has to stop after the timeout's interrupt, "
@@ -352,7 +126,7 @@ class GuardedExecute(Execute):
     @default("iopub_timeout")
     def _default_iopub_timeout(self) -> int:
         # a cell's outputs (its error, which decides the score) may trail its reply on a busy machine
-        return 120
+        return constants.CELL_TIMEOUT
 
     @default("raise_on_iopub_timeout")
     def _default_raise_on_iopub_timeout(self) -> bool:
@@ -371,7 +145,7 @@ class GuardedExecute(Execute):
         return sandbox_kernel.Limits(**{**base.__dict__, **(json.loads(self.limits) if self.limits else {})})
 
     def _hide_paths(self) -> list[str]:
-        paths = [Path.cwd(), HERE.parent]
+        paths = [Path.cwd(), PACKAGE.parent]
         root = self.config.get("CourseDirectory", {}).get("root")
         if isinstance(root, str) and root:
             paths.append(Path(root))
@@ -400,7 +174,7 @@ class GuardedExecute(Execute):
         with os.fdopen(fd, "w") as f:
             json.dump({"uid": self._uid, "hide": self._hide_paths(), "cgroups": [str(c) for c in self._cgroups],
                        "limits": self._lim.__dict__}, f)
-        argv = [sys.executable, str(HERE / "sandbox_kernel.py"), sandbox_kernel.SETTINGS_FLAG, str(settings),
+        argv = [sys.executable, "-I", "-m", "cnngrader.sandbox.launcher", sandbox_kernel.SETTINGS_FLAG, str(settings),
                 "-f", "{connection_file}", "--HistoryManager.hist_file=:memory:"]
         (spec / "kernel.json").write_text(json.dumps({
             "argv": argv, "display_name": "cnn-course grading sandbox", "language": "python",
@@ -564,7 +338,7 @@ class GuardedExecute(Execute):
     def _install_guard(self) -> None:
         self._guard_key = secrets.token_bytes(32)
         self._guard_name = "_grading_guard_" + secrets.token_hex(6)
-        source = (HERE / "kernel_guard.py").read_text()
+        source = (PACKAGE / "sandbox" / "kernel_guard.py").read_text()
         expr = (f"(lambda ns: (exec(compile({source!r}, '<grading-guard>', 'exec'), ns), "
                 f"ns['install']({self._guard_key!r}, {self._guard_name!r}, {self._watch!r}))[1])"
                 f"({{'__name__': '_grading_guard', '__builtins__': __builtins__}})")
@@ -607,7 +381,7 @@ class GuardedExecute(Execute):
         self._watch = builtin_names_read([c.source for c in nb.cells if utils.is_grade(c) and c.cell_type == "code"])
         self.report = {"integrity": [], "crashes": [], "not_run": [], "notes": []}
         self._uid, self._uid_lock, self._cgroups, self._watchdog_note = None, None, [], ""
-        self._budget, self._clock = self.timeout or 120, None
+        self._budget, self._clock = self.timeout or constants.CELL_TIMEOUT, None
         self.timeout = int(self._budget * self.wall_factor)  # nbclient's own (wall-time) limit: the backstop
         t0 = time.monotonic()
         if self.sandbox:
@@ -667,7 +441,7 @@ class GuardedExecute(Execute):
 
     async def _async_run_silently(self, source: str):
         msg_id = self.kc.execute(source, store_history=True, stop_on_error=False, allow_stdin=False)
-        deadline = time.monotonic() + (self.timeout or 120)
+        deadline = time.monotonic() + (self.timeout or constants.CELL_TIMEOUT)
         while time.monotonic() < deadline:
             try:
                 msg = await self.kc.shell_channel.get_msg(timeout=1.0)
@@ -844,133 +618,3 @@ class GuardedExecute(Execute):
                 f"and the submission is flagged for manual review")
 
 
-# ------------------------------------------------------------------------------------------------
-# feedback
-
-
-def hidden_test_lines(source: str) -> list[str]:
-    hidden, inside = [], False
-    for line in source.splitlines():
-        if "BEGIN HIDDEN TESTS" in line:
-            inside = True
-        if inside and len(line.strip()) >= 4:
-            hidden.append(line.strip())
-        if "END HIDDEN TESTS" in line:
-            inside = False
-    return hidden
-
-
-#: what raw HTML in a Markdown cell may keep (nbgrader's feedback and formgrade templates render Markdown
-#: unsanitised, whatever HTMLExporter.sanitize_html says; outputs they do sanitise)
-MARKDOWN_TAGS = {"a", "abbr", "b", "blockquote", "br", "code", "del", "details", "div", "em", "h1", "h2", "h3",
-                 "h4", "h5", "h6", "hr", "i", "img", "kbd", "li", "ol", "p", "pre", "s", "span", "strong", "sub",
-                 "summary", "sup", "table", "tbody", "td", "th", "thead", "tr", "u", "ul"}
-MARKDOWN_ATTRIBUTES = {"a": ["href", "title"], "img": ["src", "alt", "title", "width", "height"],
-                       "*": ["class", "id", "align"]}
-RAW_HTML = re.compile(r"<[A-Za-z!/?]")
-
-
-def sanitize_markdown(source: str) -> str:
-    """A Markdown cell with its raw HTML made harmless: tags and attributes outside an allow-list (script,
-    iframe, style, event handlers) escaped to text, links only to http(s), mailto and images' data: URLs.
-    Markdown without raw HTML is returned unchanged."""
-    if not RAW_HTML.search(source):
-        return source
-    import bleach
-
-    return bleach.clean(source, tags=MARKDOWN_TAGS, attributes=MARKDOWN_ATTRIBUTES,
-                        protocols={"http", "https", "mailto", "data"}, strip=False, strip_comments=True)
-
-
-def sanitize_markdown_cells(nb) -> None:
-    for cell in nb.cells:
-        if cell.cell_type == "markdown":
-            cell.source = sanitize_markdown(cell.source)
-
-
-#: a run of characters that may be base64 or hex
-ENCODED = re.compile(r"[A-Za-z0-9+/_=-]{12,}")
-
-
-def decodings(text: str, whole: bool = False):
-    """``text`` and what it says read as HTML entities, URL quoting, base64 or hex (every run on its own;
-    ``whole``: all runs joined, for an encoding wrapped over several lines)."""
-    yield text
-    if whole:
-        runs = ["".join(r.rstrip("=") for r in ENCODED.findall(text))]
-    else:
-        yield html.unescape(text)
-        yield urllib.parse.unquote(text)
-        runs = ENCODED.findall(text)
-    for run in runs:
-        if len(run) < 12:
-            continue
-        for decode in (base64.b64decode, base64.urlsafe_b64decode):
-            try:
-                yield decode(run.rstrip("=") + "=" * (-len(run.rstrip("=")) % 4)).decode("utf-8", "ignore")
-            except (ValueError, TypeError):
-                pass
-        if re.fullmatch(r"(?:[0-9a-fA-F]{2})+", run):
-            yield bytes.fromhex(run).decode("utf-8", "ignore")
-
-
-class HideHiddenTests(Preprocessor):
-    """Replace every output line that quotes a hidden test by a placeholder, in every cell: tracebacks of
-    graded cells (IPython shows the failing line and its neighbours), and anything a student's code
-    printed from the notebook's history or from frames. Runs before ClearHiddenTests, which still sees
-    the hidden regions in the cells' sources."""
-
-    enabled = True  # nbconvert preprocessors are off unless enabled
-    placeholder = "      (hidden test)"
-
-    def preprocess(self, nb, resources):
-        hidden = []
-        for cell in nb.cells:
-            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
-                lines = hidden_test_lines(cell.source)
-                hidden += lines
-                if lines:  # only what the grader wrote: the error and the printed text, nothing rich
-                    cell.outputs = [o for o in cell.get("outputs", []) if o.get("output_type") in ("stream", "error")]
-        self._hidden = sorted(set(hidden))
-        # the grading machine's folders (tracebacks through cnnlib or the libraries) shown relative
-        root = self.config.get("CourseDirectory", {}).get("root")
-        folders = {str(HERE.parent), sys.prefix, sys.base_prefix, *([root] if isinstance(root, str) and root else [])}
-        self._folders = sorted((f.rstrip("/") + "/" for f in folders if len(f) > 1), key=len, reverse=True)
-        sanitize_markdown_cells(nb)
-        for cell in nb.cells:
-            for out in cell.get("outputs", []):
-                self._scrub(out)
-        return nb, resources
-
-    def _quotes(self, text: str) -> bool:
-        return any(h in text for h in self._hidden)
-
-    def _clean(self, text: str) -> str:
-        for folder in self._folders:
-            text = text.replace(folder, "")
-        if not self._hidden:
-            return text
-        lines = text.split("\n")
-        lines = [self.placeholder if any(self._quotes(d) for d in decodings(strip_ansi(ln))) else ln for ln in lines]
-        if self._hidden and any(self._quotes(d) for d in decodings(text, whole=True)):
-            # encoded across lines (base64 wrapped, say): every line holding an encoded run goes
-            lines = [self.placeholder if ENCODED.search(ln) else ln for ln in lines]
-        return "\n".join(lines)
-
-    def _scrub(self, out) -> None:
-        if out.get("output_type") == "error":
-            out["traceback"] = [self._clean(entry) for entry in out.get("traceback", [])]
-            out["evalue"] = self._clean(out.get("evalue", ""))
-        if "text" in out:
-            text = out["text"] if isinstance(out["text"], str) else "".join(out["text"])
-            out["text"] = self._clean(text)
-        for mime, value in (out.get("data") or {}).items():
-            if mime.startswith("text/") or mime.endswith("json"):
-                text = value if isinstance(value, str) else "".join(value) if isinstance(value, list) else json.dumps(value)
-                cleaned = self._clean(text)
-                if cleaned != text:
-                    out["data"][mime] = cleaned
-
-
-#: the feedback preprocessor under its former name (nbgrader_config.py used to define it)
-HideHiddenTestsInTracebacks = HideHiddenTests

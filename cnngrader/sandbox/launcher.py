@@ -1,8 +1,8 @@
 """The grading kernel: an IPython kernel started inside resource limits, as an unprivileged user, with a
 private working folder and the course's private files out of sight.
 
-nbgrader never starts this file by hand: ``GuardedExecute`` (scripts/course_nbgrader.py) writes a
-kernelspec whose argv is ``python scripts/sandbox_kernel.py -f {connection_file}`` and passes the settings
+nbgrader never starts this file by hand: ``GuardedExecute`` (cnngrader/preprocessors/guarded_execute.py) writes a
+kernelspec whose argv is ``python -I -m cnngrader.sandbox.launcher -f {connection_file}`` and passes the settings
 below in a settings file (``--sandbox-settings FILE``: root's, mode 0600, in a folder the kernel's
 private /tmp covers). The grader starts the launcher with an allow-listed environment built from scratch
 (``launcher_env``), never its own. The launcher runs as the grader (root or not) and, in this order:
@@ -383,7 +383,7 @@ def exec_kernel(conn_file: Path, extra: list[str], env: dict[str, str]) -> None:
 def main(argv: list[str]) -> None:
     settings, argv = read_settings(argv)
     if "-f" not in argv:
-        raise SystemExit("usage: sandbox_kernel.py [--sandbox-settings FILE] -f CONNECTION_FILE [kernel options]")
+        raise SystemExit("usage: python -m cnngrader.sandbox.launcher [--sandbox-settings FILE] -f CONNECTION_FILE [kernel options]")
     i = argv.index("-f")
     connection = Path(argv[i + 1]).read_text()
     extra = argv[:i] + argv[i + 2:]

@@ -1,8 +1,8 @@
 """Sanitise a submitted notebook before grading, and scan the student's code for tampering.
 
-    python scripts/submission_check.py submitted/bob/05_exercises/exercises.ipynb   # what the scan finds
+    python -m cnngrader.scan.submission_check submitted/bob/05_exercises/exercises.ipynb   # what the scan finds
 
-``sanitise()`` (used by scripts/autograde.py for every submission) rebuilds the notebook on the released
+``sanitise()`` (used by python -m cnngrader for every submission) rebuilds the notebook on the released
 one, so that whatever the student did to its structure, nbgrader grades the instructor's cells:
 
 - every locked cell (setup, read-only code, tests) comes from release/ in the instructor's order; nbgrader
@@ -52,8 +52,9 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-META = "cnn_grading"
+from cnngrader.constants import META
+
+ROOT = Path(__file__).resolve().parents[2]
 MAX_NOTEBOOK_BYTES = 50 * 2 ** 20
 #: a longer cell is not scanned nor run (the longest answer of the course is under 3,000 characters; a
 #: 6.6 MB cell took the scan 79 s and 1.1 GB)
