@@ -15,12 +15,13 @@ one function (``"numpy.convolve"``, ``"cnnlib.shapes.conv_output_size"``). ``run
 exception of the student's code into a message that names the case and the student's line, reports an
 array or list argument the function modified, and sends what the function writes to stderr to stdout
 (nbgrader scores a test cell with stderr output 0). The profiler and torch modes in place before are restored in
-every case, so the grading kernel's integrity guard (scripts/kernel_guard.py) sees nothing changed.
+every case, so the grading kernel's integrity guard (cnngrader/sandbox/kernel_guard.py) sees nothing changed.
 """
 from __future__ import annotations
 
 import contextlib
 import copy
+import dis
 import importlib
 import sys
 import traceback
@@ -50,8 +51,29 @@ def _resolve(name: str):
         if code is not None:
             targets.add(id(code))
             keep.append(code)
+            for kernel in _kernels(seen):  # np.convolve is multiarray.correlate underneath: that is forbidden too
+                targets.add(id(kernel))
+                keep.append(kernel)
         seen = getattr(seen, "__wrapped__", None) or getattr(seen, "_implementation", None)
     return None, (targets, keep)  # kept alive, so that no other object can take one of these ids
+
+
+def _kernels(func) -> list:
+    """The C functions a Python function calls as ``module.name`` (``multiarray.correlate`` in
+    ``np.convolve``): calling one directly is calling the forbidden function without its wrapper."""
+    found, module = [], None
+    try:
+        instructions = list(dis.get_instructions(func))
+    except TypeError:
+        return found
+    for ins in instructions:
+        if ins.opname in ("LOAD_ATTR", "LOAD_METHOD") and module is not None:
+            obj = getattr(module, ins.argval, None)
+            if isinstance(obj, types.BuiltinFunctionType):
+                found.append(obj)
+        value = func.__globals__.get(ins.argval) if ins.opname == "LOAD_GLOBAL" else None
+        module = value if isinstance(value, types.ModuleType) else None
+    return found
 
 
 def _in(module: str | None, prefix: str) -> bool:
