@@ -12,6 +12,7 @@ Modules (each small, named for what it holds):
     models   the course's networks, built from the `conv` block
     train    seeding, device choice, the training loop with progress bar and history, evaluation
     plots    figures: images, learning curves, confusion matrices
+    draw     MNIST-style centring of a drawn digit, stroke rendering, the notebooks' drawing pad (ipycanvas)
     checks   self-checks and grading checks that print what matched and by how much
     forbid   run a student's function in a test, failing on calls the exercise forbids (any alias)
 """
