@@ -26,7 +26,8 @@ import pytest
 from conftest import ROOT, course_copy, cpu_hogs, load_script, missing_tool, run_autograde
 
 
-from cnngrader.apps import autograde
+from cnngrader.constants import DB_ENV, PARENT_ENV
+from cnngrader.run import fingerprint, grading, workers
 make_submissions = load_script("make_submissions")
 from cnngrader.scan import submission_check
 from cnngrader.sandbox import processes
@@ -123,12 +124,12 @@ def test_a_failed_student_is_retried_once(tmp_path):
             (root / "feedback" / "ann" / "a1" / "nb.html").write_text("")
         return SimpleNamespace(returncode=1 if first else 0)
 
-    result = autograde.grade_one(tmp_path, {}, "ann", "a1", retries=1, run=flaky)
+    result = grading.grade_one(tmp_path, {}, "ann", "a1", retries=1, run=flaky)
     assert result.ok and result.attempts == 2, result
     assert calls == ["autograde", "autograde", "generate_feedback"]
     assert "attempt 1 failed" in (tmp_path / "autograded" / "ann" / "a1.log").read_text()
 
-    always = autograde.grade_one(tmp_path, {}, "bob", "a1", retries=1,
+    always = grading.grade_one(tmp_path, {}, "bob", "a1", retries=1,
                                  run=lambda *a, **k: SimpleNamespace(returncode=1))
     assert not always.ok and always.attempts == 2 and "exited with 1" in always.error
 
@@ -152,7 +153,7 @@ def test_fingerprint_covers_every_course_file_a_grade_depends_on(tmp_path):
                          capture_output=True, text=True, check=True).stdout
     files = {Path(f).resolve() for f in json.loads(out) if f}
     loaded = {f for f in files if f.is_file() and f.is_relative_to(ROOT) and not f.is_relative_to(ROOT / ".venv")}
-    covered = set(autograde.grader_files())
+    covered = set(fingerprint.grader_files())
     assert loaded and loaded <= covered, f"not fingerprinted: {sorted(map(str, loaded - covered))}"
     assert (ROOT / "cnnlib" / "data.py") in covered and (ROOT / "cnnlib" / "models.py") in covered
     # ... and a change to any of them changes the fingerprint (on a copy of those files)
@@ -162,12 +163,12 @@ def test_fingerprint_covers_every_course_file_a_grade_depends_on(tmp_path):
         (repo / path.relative_to(ROOT)).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, repo / path.relative_to(ROOT))
     options = {"max_epochs": 30}
-    before = autograde.fingerprint(course, "ann", "05_exercises", options, repo)
-    assert before == autograde.fingerprint(course, "ann", "05_exercises", options, repo)
+    before = fingerprint.fingerprint(course, "ann", "05_exercises", options, repo)
+    assert before == fingerprint.fingerprint(course, "ann", "05_exercises", options, repo)
     for path in sorted(covered):
         copy = repo / path.relative_to(ROOT)
         copy.write_bytes(path.read_bytes() + b"\n# a comment changes nothing, but the grader cannot know that\n")
-        assert autograde.fingerprint(course, "ann", "05_exercises", options, repo) != before, path
+        assert fingerprint.fingerprint(course, "ann", "05_exercises", options, repo) != before, path
         shutil.copy(path, copy)
 
 
@@ -189,13 +190,13 @@ def test_a_starved_cell_fails_the_grading_instead_of_scoring_zero(tmp_path):
         log.write("[AutogradeApp | ERROR] MachineTooBusy: a cell ran 720 s of wall time but only 40 s of its own\n")
         return SimpleNamespace(returncode=1)
 
-    result = autograde.grade_one(tmp_path, {}, "ann", "a1", retries=1, run=starved)
+    result = grading.grade_one(tmp_path, {}, "ann", "a1", retries=1, run=starved)
     assert not result.ok and result.attempts == 2
     assert "too busy" in result.error and "not the student's fault" in result.error, result.error
 
 
 def fork_server_env() -> dict:
-    return {**os.environ, autograde.PARENT_ENV: str(os.getpid()), autograde.DB_ENV: "",
+    return {**os.environ, PARENT_ENV: str(os.getpid()), DB_ENV: "",
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
 
 
@@ -203,7 +204,7 @@ def test_fork_server_runs_nbgrader_commands_and_reports_their_exit_codes(tmp_pat
     """Each command runs in a fork of the preloaded server, in the requested folder, output appended to the
     caller's log after what the caller wrote; a failing command's exit code comes back as it is."""
     env = fork_server_env()
-    server = autograde.ForkServer(env)
+    server = workers.ForkServer(env)
     log_path = tmp_path / "student.log"
     try:
         with open(log_path, "a") as log:
@@ -226,7 +227,7 @@ def test_fork_server_runs_nbgrader_commands_and_reports_their_exit_codes(tmp_pat
 
 def test_fork_server_gone_falls_back_to_a_fresh_process(tmp_path):
     env = fork_server_env()
-    server = autograde.ForkServer(env)
+    server = workers.ForkServer(env)
     server.proc.kill()
     server.proc.wait()
     with open(tmp_path / "student.log", "a") as log:
@@ -237,9 +238,10 @@ def test_fork_server_gone_falls_back_to_a_fresh_process(tmp_path):
 
 FORK_SERVER_PARENT = r"""
 import os, sys
-from cnngrader.apps import autograde
-env = {{**os.environ, autograde.PARENT_ENV: str(os.getpid())}}
-server = autograde.ForkServer(env)
+from cnngrader.constants import PARENT_ENV
+from cnngrader.run import workers
+env = {{**os.environ, PARENT_ENV: str(os.getpid())}}
+server = workers.ForkServer(env)
 print(server.proc.pid, flush=True)
 sys.stdin.read()  # until killed
 """
@@ -265,14 +267,14 @@ def test_fork_server_dies_with_its_coordinator(tmp_path):
 
 def test_parallel_runner_keeps_order_and_reports_progress():
     seen = []
-    out = autograde.run_parallel([3, 1, 2], lambda x: (time.sleep(x / 20), x)[1], 2, seen.append)
+    out = workers.run_parallel([3, 1, 2], lambda x: (time.sleep(x / 20), x)[1], 2, seen.append)
     assert out == [3, 1, 2] and sorted(seen) == [1, 2, 3]
 
 
 LOCK_WORKER = r"""
 import sys, time
-from cnngrader.apps import autograde
-autograde.serialise_sqlite_sessions({url!r})
+from cnngrader.run import workers
+workers.serialise_sqlite_sessions({url!r})
 from nbgrader.api import Gradebook
 with open({out!r}, "a") as out:
     for i in range(8):
@@ -476,7 +478,8 @@ CLASS_FILES = [
 ]
 #: grading files that belong in git
 COURSE_FILES = ["autograded/README.md", "release/05_exercises/exercises.ipynb", "nbgrader_config.py",
-                "tests/submissions/a05_exercises.py", "cnngrader/apps/autograde.py", "source/05_exercises/exercises.ipynb",
+                "tests/submissions/a05_exercises.py", "cnngrader/apps/autograde.py", "cnngrader/run/staging.py",
+                "source/05_exercises/exercises.ipynb",
                 "cnngrader/preprocessors/guarded_execute.py", "cnngrader/sandbox/launcher.py",
                 "cnngrader/sandbox/kernel_guard.py", "cnngrader/scan/submission_check.py", "tests/hostile/corpus.py", "tests/hostile/build.py",
                 "tests/test_hostile.py"]

@@ -1,6 +1,6 @@
 """What a student hands in is not trusted, and one submission never stops the run (issue 12): reading
 submitted files (cnngrader/scan ``read_regular``, ``load_submission``), the scan's bounds,
-finding and staging submissions (cnngrader/apps/autograde.py), a whole run in which one student's staging fails,
+finding and staging submissions (cnngrader/run/staging.py), a whole run in which one student's staging fails,
 and Ctrl-C. The hostile class (tests/hostile/corpus.py, tests/test_hostile.py) grades the same cases end to end.
 """
 from __future__ import annotations
@@ -21,6 +21,8 @@ import pytest
 from conftest import ROOT, course_copy, load_script
 
 from cnngrader.apps import autograde
+from cnngrader.constants import PARENT_ENV
+from cnngrader.run import fingerprint, grading, staging
 from cnngrader.scan import submission_check
 from cnngrader.sandbox import processes
 
@@ -176,7 +178,7 @@ def test_what_cannot_be_graded_becomes_a_row_with_the_reason(course, tmp_path):
     (course / "submitted" / "cat" / ASSIGNMENT).write_text("a file")  # not a folder
     blank(course, "bad+id")
     blank(course, ".ipynb_checkpoints")                              # hidden: not a student
-    pairs, problems = autograde.find_submissions(course, [], [])
+    pairs, problems = staging.find_submissions(course, [], [])
     assert pairs == [("ann", ASSIGNMENT)]
     why = {(r.student, r.assignment): r.error for r in problems}
     assert all(not r.ok for r in problems)
@@ -193,7 +195,7 @@ def test_staging_writes_the_time_itself_and_keeps_only_the_secret(course):
     (folder / "timestamp.txt").write_text("2000-01-01 00:00:00.000000 UTC\n")
     (folder / "submission_secret.txt").write_text("abc123\n")
     os.mkfifo(folder / "extra.fifo")
-    stage, review = autograde.stage_submission(course, "dan", ASSIGNMENT)
+    stage, review = staging.stage_submission(course, "dan", ASSIGNMENT)
     try:
         staged = stage / "dan" / ASSIGNMENT
         assert sorted(p.name for p in staged.iterdir()) == ["exercises.ipynb", "submission_secret.txt", "timestamp.txt"]
@@ -213,7 +215,7 @@ def test_staging_writes_the_time_itself_and_keeps_only_the_secret(course):
         (folder / "timestamp.txt").unlink()
         (folder / "timestamp.txt").symlink_to(decoy)
         shutil.rmtree(stage)
-        stage, _ = autograde.stage_submission(course, "dan", ASSIGNMENT)
+        stage, _ = staging.stage_submission(course, "dan", ASSIGNMENT)
         assert decoy.read_text() == "untouched\n" and not (folder / "timestamp.txt").is_symlink()
         assert (folder / "timestamp.txt").read_text() == stamp
     finally:
@@ -225,8 +227,8 @@ def test_a_failing_staging_is_that_students_failed_row(course, monkeypatch):
     def broken(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(autograde, "stage_submission", broken)
-    result = autograde.grade_one(course, {}, "eve", ASSIGNMENT, run=lambda *a, **k: pytest.fail("graded"))
+    monkeypatch.setattr(grading, "stage_submission", broken)
+    result = grading.grade_one(course, {}, "eve", ASSIGNMENT, run=lambda *a, **k: pytest.fail("graded"))
     assert not result.ok and "No space left on device" in result.error, result
     assert "grading failed" in (course / "autograded" / "eve" / f"{ASSIGNMENT}.log").read_text()
 
@@ -255,14 +257,14 @@ def test_one_broken_student_does_not_stop_the_run(tmp_path, monkeypatch, capfd):
         blank(course, student)
     (course / "submitted" / "README.md").write_text("# the class\n")
     blank(course, "dan", "05_exercise")
-    real = autograde.stage_submission
+    real = staging.stage_submission
 
     def flaky(root, student, assignment, trust=False):
         if student == "bob":
             raise RuntimeError("staging broke for bob")
         return real(root, student, assignment, trust)
 
-    monkeypatch.setattr(autograde, "stage_submission", flaky)
+    monkeypatch.setattr(grading, "stage_submission", flaky)
     code = autograde.main(["--root", str(course), "-j", "2", "--no-feedback"])
     out = capfd.readouterr().out
     assert code == 1, out[-3000:]
@@ -312,7 +314,7 @@ def test_ctrl_c_stops_the_run_promptly(tmp_path):
     assert took < 15, f"{took:.0f} s after SIGINT"
     assert proc.returncode == 130, out[-3000:]
     assert "INTERRUPTED" in out and re.search(r"^s0 .*(FAILED|ok)", out, re.M), out[-3000:]
-    markers = [s for s in students if autograde.marker_path(course, s, ASSIGNMENT).exists()]
+    markers = [s for s in students if fingerprint.marker_path(course, s, ASSIGNMENT).exists()]
     assert len(markers) < len(students), markers
     assert re.search(r"^s3 .*not graded: the run was interrupted", out, re.M), out[-3000:]
     for _ in range(50):  # the kernels die with their nbgrader process (parent-death signals), at once
@@ -336,7 +338,7 @@ def started_by(coordinator: int, course: Path) -> list[int]:
             cwd = os.readlink(f"/proc/{entry}/cwd")
         except OSError:
             continue
-        if f"{autograde.PARENT_ENV}={coordinator}\0".encode() in environ or (
+        if f"{PARENT_ENV}={coordinator}\0".encode() in environ or (
                 cwd == str(course) and b"cnngrader" in Path(f"/proc/{entry}/cmdline").read_bytes()):
             found.append(int(entry))
     return found
