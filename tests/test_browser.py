@@ -9,6 +9,9 @@ token. Headless Debian Chromium, driven by Playwright, then
 2. as the instructor (after `nbgrader collect` + `nbgrader autograde`): opens Nbgrader > Formgrader and
    sees the assignment and the student's graded submission.
 
+A second browser test opens notebook 04 (the student's copy, cut after its drawing pad), runs it, clears
+the pad, draws a 7 and then a 1 with real mouse events and reads the network's answer under the pad.
+
 Screenshots go to tests/_out/browser/ and are checked to be real, non-blank PNGs. The kernel tests below
 check that notebooks, JupyterLab and nbgrader all run the course's .venv Python.
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -102,6 +106,18 @@ def menu(page, top: str, item: str) -> None:
     page.locator(f".lm-Menu:visible .lm-Menu-itemLabel:text-is('{item}')").click()
 
 
+def lab_test_env(tmp_path: Path) -> dict[str, str]:
+    """The environment `make lab` gives JupyterLab (scripts/lab.py), with every Jupyter folder in tmp_path."""
+    lab = load_lab_launcher()
+    config_dir = lab.write_config_dir(tmp_path / "lab-config", lab.COURSE_ID, tmp_path / "exchange")
+    env = lab.lab_env(config_dir)
+    env.pop("NBGRADER_DB_URL", None)  # the course copy's own SQLite gradebook
+    for name in ("JUPYTERLAB_SETTINGS_DIR", "JUPYTERLAB_WORKSPACES_DIR", "JUPYTER_RUNTIME_DIR"):
+        env[name] = str(tmp_path / name.lower())
+    env["JUPYTER_DATA_DIR"] = str(tmp_path / "jupyter_data")  # no user-level kernels or settings leak in
+    return env
+
+
 def test_student_and_instructor_in_jupyterlab(tmp_path):
     reason = _browser_missing()
     if reason:
@@ -124,14 +140,8 @@ def test_student_and_instructor_in_jupyterlab(tmp_path):
     log = OUT / "jupyter.log"
     log.write_text("")
 
-    lab = load_lab_launcher()
     course = tmp_path / "course"
-    config_dir = lab.write_config_dir(tmp_path / "lab-config", lab.COURSE_ID, tmp_path / "exchange")
-    env = lab.lab_env(config_dir)
-    env.pop("NBGRADER_DB_URL", None)  # the course copy's own SQLite gradebook
-    for name in ("JUPYTERLAB_SETTINGS_DIR", "JUPYTERLAB_WORKSPACES_DIR", "JUPYTER_RUNTIME_DIR"):
-        env[name] = str(tmp_path / name.lower())
-    env["JUPYTER_DATA_DIR"] = str(tmp_path / "jupyter_data")  # no user-level kernels or settings leak in
+    env = lab_test_env(tmp_path)
     make_course(course, ASSIGNMENT, env, log)
     phase("course copy: generate + release to the exchange")
     nbgrader = str(VENV_BIN / "nbgrader")
@@ -264,3 +274,105 @@ def test_student_and_instructor_in_jupyterlab(tmp_path):
     phase("shutdown, screenshot checks")
     print(f"\nbrowser test: {time.perf_counter() - started:.0f} s; screenshots in {OUT}")
     print("\n".join(timings))
+
+
+# ---- notebook 04: a digit drawn with the mouse -----------------------------------------------------
+DRAW_NOTEBOOK = ROOT / "release" / "04_mnist" / "mnist.ipynb"
+DRAW_OUT = OUT / "04_mnist"
+#: The pad's own check cell: the copy of notebook 04 ends there (the sections after it are not needed).
+PAD_CHECK = "# Check: the example went through the pad's mouse handlers"
+#: Mouse paths in canvas pixels (the pad is 280 x 280): a 7 (bar, then the long diagonal) and a 1.
+SEVEN = [(60, 50), (220, 50), (110, 240)]
+ONE = [(140, 35), (140, 245)]
+
+
+def draw_with_mouse(page, canvas, path) -> None:
+    """Press at path[0], drag through the other points in small steps, release: real mouse events."""
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + path[0][0], box["y"] + path[0][1])
+    page.mouse.down()
+    for x, y in path[1:]:
+        page.mouse.move(box["x"] + x, box["y"] + y, steps=12)
+    page.mouse.up()
+
+
+def test_student_draws_a_digit_in_notebook_04(tmp_path):
+    reason = _browser_missing()
+    if reason:
+        missing_tool(reason)
+    from playwright.sync_api import expect, sync_playwright
+    import nbformat
+    import numpy as np
+    from PIL import Image
+
+    DRAW_OUT.mkdir(parents=True, exist_ok=True)
+    for old in DRAW_OUT.glob("*.png"):
+        old.unlink()
+    log = DRAW_OUT / "jupyter.log"
+    log.write_text("")
+    course = tmp_path / "course"
+    (course / "04_mnist").mkdir(parents=True)
+    shutil.copy2(ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
+    nb = nbformat.read(DRAW_NOTEBOOK, as_version=4)
+    end = next(i for i, c in enumerate(nb.cells) if c.source.startswith(PAD_CHECK))
+    nb.cells = nb.cells[:end + 1]
+    nbformat.write(nb, course / "04_mnist" / "mnist.ipynb")
+
+    with LabServer(course, lab_test_env(tmp_path), log) as server, sync_playwright() as pw:
+        context = launch_chromium(pw, tmp_path / "chromium-profile")
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        expect.set_options(timeout=30_000)
+        try:
+            page.goto(f"{server.url}/lab/tree/04_mnist/mnist.ipynb?token={server.token}")
+            panel = page.locator(".jp-NotebookPanel:visible")
+            expect(panel.locator(".jp-Toolbar-kernelName")).to_have_text("Python (cnn-course)", timeout=90_000)
+            expect(panel.locator(".jp-Notebook-ExecutionIndicator")).to_have_attribute(
+                "data-status", "idle", timeout=90_000)
+            menu(page, "Run", "Run All Cells")  # loads MNIST, trains the network, opens the pad
+
+            # the pad, with its example stroke read as a 1 and the pad's check cell passed
+            pad = panel.locator(".jp-OutputArea-output").filter(has=page.locator("canvas.mnist-drawing-pad"))
+            canvas = pad.locator("canvas.mnist-drawing-pad")
+            expect(canvas).to_be_visible(timeout=240_000)
+            result = pad.locator(".widget-html")
+            expect(result).to_contain_text("predicted: 1", timeout=60_000)
+            expect(panel.locator(".jp-OutputArea-output", has_text="stroke of 21 points; predicted 1")
+                   ).to_be_visible(timeout=60_000)
+            expect(panel.locator(".jp-Notebook-ExecutionIndicator")).to_have_attribute(
+                "data-status", "idle", timeout=60_000)
+            errors = panel.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+            expect(errors).to_have_count(0)
+            canvas.scroll_into_view_if_needed()
+
+            for digit, path in ((7, SEVEN), (1, ONE)):
+                pad.get_by_role("button", name="Clear").click()
+                expect(result).to_contain_text("draw a digit")
+                draw_with_mouse(page, canvas, path)
+                expect(result).to_contain_text(f"predicted: {digit}", timeout=60_000)
+                expect(pad.locator(".widget-output img")).to_have_count(1)  # the centred digit and probabilities
+                print(f"drew a {digit}: the pad says {result.inner_text()!r}")
+                pad.screenshot(path=str(DRAW_OUT / f"drawn_{digit}.png"))
+                canvas.screenshot(path=str(DRAW_OUT / f"canvas_{digit}.png"))
+        except BaseException:
+            try:
+                page.screenshot(path=str(DRAW_OUT / "failure.png"))
+            except Exception:
+                pass
+            print(f"\n--- jupyter log tail ---\n{server.log_tail()}")
+            raise
+        finally:
+            context.close()
+
+    for digit in (7, 1):
+        path = DRAW_OUT / f"drawn_{digit}.png"
+        width, height, std = png_report(path)
+        assert width > 500 and height > 250 and std > 10, (path, width, height, std)
+        # the browser shows the strokes: the canvas is white where the mouse went, black elsewhere
+        grey = np.asarray(Image.open(DRAW_OUT / f"canvas_{digit}.png").convert("L"), dtype=float)
+        assert abs(grey.shape[0] - 280) <= 1 and abs(grey.shape[1] - 280) <= 1, grey.shape  # sub-pixel layout
+        white = grey > 200
+        assert 0.03 < white.mean() < 0.3, f"canvas_{digit}.png: {white.mean():.1%} of it is ink"
+        for x, y in SEVEN if digit == 7 else ONE:
+            assert white[y - 3:y + 4, x - 3:x + 4].all(), f"canvas_{digit}.png: no ink at ({x}, {y})"
+    print(f"screenshots in {DRAW_OUT}")
