@@ -41,9 +41,10 @@ def mnist_centre(image) -> np.ndarray:
     """A drawing of any size as a 28x28 uint8 MNIST digit (white ink on black, 0..255).
 
     The ink's bounding box is scaled, aspect ratio kept, so that its longer side is 20 pixels (Lanczos
-    resampling: anti-aliased), then pasted into a 28x28 frame so that its centre of mass is within half a
-    pixel of (14, 14). The whole digit always stays in the frame: where the centre of mass lies so far to
-    one side that the 20-pixel box would stick out, the box is put against the frame's edge instead.
+    resampling: anti-aliased), then pasted into a 28x28 frame at the whole-pixel offset that puts its centre
+    of mass within half a pixel of (14, 14) (rounding to uint8 adds a hundredth or two). The whole digit
+    always stays in the frame: where the centre of mass lies so far to one side that the 20-pixel box would
+    stick out, the box is put against the frame's edge instead.
     ``image`` is 2-D, uint8 (0..255), bool, or float in [0, 1]; an image without ink raises ValueError.
     """
     ink = _as_ink(image)
