@@ -196,6 +196,7 @@ class DrawingPad:
         ax_bar.set_ylim(0, 1)
         ax_bar.set_xlabel("digit", fontsize=8)
         ax_bar.set_ylabel("probability", fontsize=8)
+        ax_bar.set_title("the network's probabilities", fontsize=8)
         with self.figure:
             self.figure.clear_output(wait=True)
             display(fig)
