@@ -29,7 +29,7 @@ from conftest import ROOT, course_copy, cpu_hogs, load_script, missing_tool, run
 from cnngrader.constants import DB_ENV, PARENT_ENV
 from cnngrader.run import fingerprint, grading, workers
 make_submissions = load_script("make_submissions")
-from cnngrader.scan import submission_check
+from cnngrader import scan as submission_check
 from cnngrader.sandbox import processes
 release = load_script("release")
 CLASSES = make_submissions.load_classes()

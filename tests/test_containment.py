@@ -23,7 +23,7 @@ from conftest import ROOT, course_copy, load_script
 from cnngrader.apps import autograde
 from cnngrader.constants import PARENT_ENV
 from cnngrader.run import fingerprint, grading, staging
-from cnngrader.scan import submission_check
+from cnngrader import scan as submission_check
 from cnngrader.sandbox import processes
 
 ASSIGNMENT, NOTEBOOK = "05_exercises", "exercises"

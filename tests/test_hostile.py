@@ -28,7 +28,7 @@ from hostile import build, corpus
 
 
 from cnngrader.apps import autograde
-from cnngrader.scan import submission_check
+from cnngrader import scan as submission_check
 from cnngrader import preprocessors
 from cnngrader.preprocessors import hide_hidden_tests
 from cnngrader.sandbox import processes

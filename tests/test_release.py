@@ -68,7 +68,7 @@ def test_every_cell_but_the_answers_is_locked(path):
 @pytest.mark.parametrize("path", RELEASED_NOTEBOOKS, ids=ids(RELEASED_NOTEBOOKS))
 def test_untouched_release_is_not_flagged_by_the_scan(path):
     """A student who hands in the released notebook as it is must never be flagged for tampering."""
-    from cnngrader.scan import submission_check as check
+    from cnngrader import scan as check
     source_nb = json.loads((ROOT / "source" / path.parent.name / path.name).read_text())
     nb, reason = check.load_submission(path)
     graded_nb, report = check.sanitise(nb, json.loads(path.read_text()), source_nb)
