@@ -87,6 +87,7 @@ RETRIES = 1
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line; ``--nbgrader ARGS`` and ``--forkserver`` start a worker process (workers.SELF)."""
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--nbgrader"]:
         return run_nbgrader(argv[1:])
