@@ -8,13 +8,15 @@
 #   autograded/<student>/<assignment>/*.ipynb   executed and scored submissions  (git-ignored)
 #   feedback/<student>/<assignment>/*.html      feedback for the students        (git-ignored)
 #   gradebook.db                                the SQLite gradebook             (git-ignored)
+import glob
 import os
 import sys
 from pathlib import Path
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, GetGrades,
-                                    IgnorePattern, LimitOutput, SaveAutoGrades)
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, ClearOutput,
+                                    DeduplicateIds, GetGrades, IgnorePattern, LimitOutput, OverwriteCells,
+                                    OverwriteKernelspec, SaveAutoGrades)
 
 c = get_config()  # noqa: F821 (injected by traitlets)
 
@@ -46,22 +48,47 @@ c.HTMLExporter.sanitize_html = True
 # The course's nbgrader plugins are the cnngrader package (installed by `make`, beside cnnlib).
 try:
     from cnngrader import constants as _grading
-    from cnngrader.preprocessors import GuardedExecute, HideHiddenTests
+    from cnngrader.preprocessors import GuardedExecute, HideHiddenTests, RebuildAndScan
+    from cnngrader.scan.exporter import SubmissionExporter
+    from cnngrader.scan.timestamp_hook import GraderTimestamp
 except ImportError as _err:  # a copy of the release without the grader: students validating need none of it
     print(f"nbgrader_config.py: the course grader is unavailable ({_err}); autograding and feedback are disabled",
           file=sys.stderr)
     c.Autograde.autograde_preprocessors = ["cnngrader.preprocessors.GuardedExecute"]  # fails loudly, never unguarded
+    c.Autograde.sanitize_preprocessors = ["cnngrader.preprocessors.RebuildAndScan"]  # (never unscanned either)
     c.GenerateFeedback.preprocessors = ["cnngrader.preprocessors.HideHiddenTests"]
 else:
     # Own-time seconds per cell (cnngrader/constants.py: an endless loop costs that, not forever; the longest
     # allowed training, CNNLIB_MAX_EPOCHS epochs, stays well inside it). `python -m cnngrader --timeout`
     # changes it for one run.
     c.Execute.timeout = _grading.CELL_TIMEOUT
-    # Autograding runs each submission in the sandboxed grading kernel, cell by cell under the grader's
+    # Every `nbgrader autograde` (the formgrader's Autograde button, a command line, python -m cnngrader)
+    # grades the same thing. First the submission is read safely and rebuilt and scanned:
+    # - nbconvert reads the notebook as a regular file: no link followed, no fifo, size capped
+    #   (cnngrader/scan/exporter.py; anything refused is read as blank);
+    # - the first sanitize preprocessor reads the submission itself the same way, rebuilds it on the
+    #   released notebook and scans the student's code (cnngrader/preprocessors/rebuild_and_scan.py;
+    #   `python -m cnngrader --trust STUDENT` runs a flagged student's code as written); nbgrader's own
+    #   sanitize steps follow;
+    # - the submission time is the grader's, not a timestamp.txt of the student's (pre-convert hook,
+    #   cnngrader/scan/timestamp_hook.py);
+    # - nbgrader copies no other file of a submitted/<student>/<assignment>/ folder: its copy follows links
+    #   and reads devices, and a file beside the notebook (a fake cnnlib/) would reach the grading kernel.
+    #   Its only switch is CourseDirectory.ignore: nbgrader joins each glob to the folder being copied, and
+    #   an absolute glob stays itself, so this one names the submission folders themselves (nbgrader skips
+    #   an ignored folder whole). The exchange's copies match the globs against bare names, which an
+    #   absolute glob never matches. The grader's timestamp.txt and the exchange's secret are written by
+    #   RebuildAndScan instead (python -m cnngrader grades a staging copy, which nbgrader copies as usual).
+    c.Autograde.exporter_class = SubmissionExporter
+    c.Autograde.sanitize_preprocessors = [RebuildAndScan, ClearOutput, DeduplicateIds, OverwriteKernelspec,
+                                          OverwriteCells, CheckCellMetadata]
+    c.RebuildAndScan.submitted_directory = c.CourseDirectory.submitted_directory
+    c.Autograde.pre_convert_hook = GraderTimestamp(HERE / c.CourseDirectory.submitted_directory)
+    c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback",  # (nbgrader's defaults)
+                                glob.escape(str(HERE / c.CourseDirectory.submitted_directory)) + "/*/*"]
+    # Then each submission runs in the sandboxed grading kernel, cell by cell under the grader's
     # control (cnngrader/preprocessors/guarded_execute.py; cnngrader/sandbox/). Test cells the
     # student deleted are put back from the gradebook (the locked cells they edited are restored anyway).
-    # `make autograde` (python -m cnngrader) also rebuilds and scans every submission first
-    # (cnngrader/scan/); the formgrader's Autograde button skips that step.
     c.Autograde.autograde_preprocessors = [GuardedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
                                            SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
     c.OverwriteCells.add_missing_cells = True
