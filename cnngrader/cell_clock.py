@@ -7,6 +7,10 @@ ready to run but waiting for a CPU (``/proc/<pid>/schedstat``, second field, in 
 is its wall time minus that wait of the kernel's main thread: what the cell would have taken had the
 machine been idle (computing, sleeping or blocked all count; waiting for a CPU does not).
 
+The kernel process is ipykernel itself, not the process nbclient started: in the grading sandbox that is
+the launcher, with bubblewrap and its pid 1 between them, all asleep while the cell runs (their clock
+would be wall time). ``kernel_process`` finds ipykernel among the descendants.
+
 The main thread is the one that runs the cell: with one torch thread per kernel (``-j 2`` on 2 cores) the
 figure is exact; with more threads, time the main thread spends waiting for a busy worker thread still
 counts as its own (so the clock is at worst slower to forgive, never faster to punish). Where schedstat is
@@ -24,6 +28,34 @@ def run_delay(pid: int) -> float | None:
         return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
     except (OSError, IndexError, ValueError):
         return None
+
+
+def kernel_process(pid: int, marker: str = "ipykernel_launcher") -> int:
+    """The kernel below ``pid`` (the process nbclient started): the deepest Python process among ``pid``
+    and its descendants whose command line names ``marker``; ``pid`` itself if none does. Call it before
+    the kernel runs student code (a process of theirs could carry the marker)."""
+    import psutil
+
+    try:
+        procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]  # (one scan of /proc)
+    except psutil.Error:
+        return pid
+    parent, kernels = {}, []
+    for proc in procs:
+        try:
+            parent[proc.pid] = proc.ppid()
+            if marker in proc.cmdline() and proc.name().startswith("python"):
+                kernels.append(proc.pid)
+        except psutil.Error:
+            continue
+    found, depth = pid, -1
+    for kernel in kernels:
+        level, up = 0, kernel
+        while up != pid and up in parent:
+            level, up = level + 1, parent[up]
+        if level > depth:
+            found, depth = kernel, level
+    return found
 
 
 def available() -> bool:

@@ -26,6 +26,8 @@ MAX_RESTARTS = 3
 META = "cnn_grading"
 #: the kernelspec name of the sandboxed grading kernel
 KERNEL_NAME = "cnn-course-grading"
+#: the sandbox tool every grading kernel runs in (bubblewrap; Debian package `bubblewrap`), found on PATH
+SANDBOX_TOOL = "bwrap"
 #: the environment variable that carries the gradebook URL to nbgrader (never to a kernel)
 DB_ENV = "NBGRADER_DB_URL"
 #: the coordinator's pid, for worker processes that must die with it

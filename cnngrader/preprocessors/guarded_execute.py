@@ -1,9 +1,11 @@
 """nbgrader plugins of the course (configured in nbgrader_config.py).
 
 ``GuardedExecute`` replaces nbgrader's ``Execute`` in ``nbgrader autograde``: every submission runs in the
-                    grading kernel of cnngrader/sandbox/launcher.py (own uid, resource limits, private files,
-                    course folders hidden), cell by cell under the grader's control:
+                    grading kernel of cnngrader/sandbox/launcher.py (bubblewrap: own namespaces, no network,
+                    nothing of the course; own uid, resource limits), cell by cell under the grader's control:
 
+  - the kernel talks to the grader over unix sockets (ipc transport) in its private folder (mode 0700, the
+    kernel's uid): it has no network, and no other kernel can reach its sockets;
   - integrity probes: before and after every graded cell the grader asks the guard it installed in the
     kernel before the first cell (cnngrader/sandbox/kernel_guard.py) what changed; once something the tests rely on
     was tampered with, the graded cells run from then on score 0 (``GradingIntegrityError`` output) and
@@ -49,13 +51,13 @@ from nbgrader.preprocessors import Execute
 from traitlets import Bool, Float, Integer, Unicode, default
 
 from cnngrader import constants
-from cnngrader.cell_clock import CellClock, run_delay
+from cnngrader.cell_clock import CellClock, kernel_process, run_delay
 from cnngrader.constants import KERNEL_NAME, META
 from cnngrader.sandbox import launcher as sandbox_kernel
-from cnngrader.sandbox.launcher import kill_all, processes_of
 from cnngrader.preprocessors.hide_hidden_tests import hidden_test_lines, sanitize_markdown_cells
-from cnngrader.sandbox.processes import (IS_ROOT, allocate_uid, children_of, descendants, kill_uid, make_cgroups,
-                                         pss_bytes, remove_cgroups, remove_uid_leftovers)
+from cnngrader.sandbox.processes import (IS_ROOT, allocate_uid, ancestors, bwrap_check, cgroup_processes,
+                                         descendants, folder_usage, kill_all, kill_uid, make_cgroups,
+                                         processes_of, pss_bytes, remove_cgroups, remove_uid_leftovers)
 
 PACKAGE = Path(__file__).resolve().parents[1]  # cnngrader/
 INTEGRITY = "GradingIntegrityError"
@@ -160,30 +162,44 @@ class GuardedExecute(Execute):
 
     def _sandbox_start(self) -> None:
         self._lim = self._sandbox_limits()
-        self._spec_dir = Path(tempfile.mkdtemp(prefix="cnn-grading-kernelspec-"))
-        spec = self._spec_dir / KERNEL_NAME
-        spec.mkdir()
+        # root's folder (0711: the kernel's uid may pass, not look) holding the kernelspec and the launcher's
+        # settings (0700, 0600) and the kernel's private folder (its uid's, 0700: HOME, working folder and
+        # the unix sockets it talks over; bound into its sandbox, the rest never is)
+        self._spec_dir = Path(tempfile.mkdtemp(prefix="cnn-grading-"))
+        self._spec_dir.chmod(0o711)
+        spec = self._spec_dir / "kernelspec" / KERNEL_NAME
+        spec.mkdir(parents=True)
+        spec.parent.chmod(0o700)
+        self._home = self._spec_dir / "kernel"
+        self._home.mkdir(mode=0o700)
         self._uid, self._uid_lock, self._cgroups = None, None, []
         if IS_ROOT:
             self._uid, self._uid_lock = allocate_uid(self.uid_base, self.uid_count)
+            os.chown(self._home, self._uid, self._uid)
             self._cgroups = make_cgroups(f"cnn-grading-{self._uid}", self._lim.memory_mb << 20, self._lim.processes)
-        # the launcher's settings go through a file (root's, 0600, under the /tmp the kernel's namespace
-        # covers), never the environment: the kernel could read that back from /proc
+        bwrap, why = bwrap_check()
+        if not bwrap:
+            self.log.warning("grading kernel without bubblewrap: %s", why)
+        # the launcher's settings go through a file (root's, 0600, never in the sandbox), never the
+        # environment: the kernel could read that back from /proc
         settings = self._spec_dir / "settings.json"
         fd = os.open(settings, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
-            json.dump({"uid": self._uid, "hide": self._hide_paths(), "cgroups": [str(c) for c in self._cgroups],
-                       "limits": self._lim.__dict__}, f)
+            json.dump({"uid": self._uid, "home": str(self._home), "bwrap": bwrap, "hide": self._hide_paths(),
+                       "cgroups": [str(c) for c in self._cgroups], "limits": self._lim.__dict__}, f)
         argv = [sys.executable, "-I", "-m", "cnngrader.sandbox.launcher", sandbox_kernel.SETTINGS_FLAG, str(settings),
                 "-f", "{connection_file}", "--HistoryManager.hist_file=:memory:"]
+        # interrupts as messages: a signal to the launcher's process group would not reach ipykernel in its
+        # own session and pid namespace (and would stop bubblewrap)
         (spec / "kernel.json").write_text(json.dumps({
             "argv": argv, "display_name": "cnn-course grading sandbox", "language": "python",
-            "interrupt_mode": "signal", "metadata": {"debugger": False}}))
+            "interrupt_mode": "message", "metadata": {"debugger": False}}))
+        self._main_pid = None
         self._watchdog_stop = threading.Event()
         self._watchdog_note = ""
         self._watchdog = threading.Thread(target=self._watch_memory, name="grading-memory-watchdog", daemon=True)
         self._watchdog.start()
-        self.log.info("grading kernel: uid %s, cgroups %s, limits %s", self._uid,
+        self.log.info("grading kernel: uid %s, sandbox %s, cgroups %s, limits %s", self._uid, bwrap or "none",
                       [str(c) for c in self._cgroups] or "none", self._lim)
 
     def _sandbox_stop(self) -> None:
@@ -199,22 +215,24 @@ class GuardedExecute(Execute):
         shutil.rmtree(self._spec_dir, ignore_errors=True)
 
     def _kernel_pid(self) -> int | None:
+        """The process nbclient started: the launcher (as root: its supervising half), or bubblewrap."""
         proc = getattr(getattr(self.km, "provisioner", None), "process", None)
         return getattr(proc, "pid", None)
 
     def _kernel_processes(self) -> list[int]:
+        """Every process of the kernel: its cgroup's, else its uid's, else the launcher's descendants."""
+        if self._cgroups:
+            return cgroup_processes(self._cgroups)
         if self._uid is not None:
             return processes_of(self._uid)
         pid = self._kernel_pid()
         return ([pid] + descendants(pid)) if pid else []
 
     def _reap_strays(self) -> int:
-        """Kill the processes a cell left behind: everything of the kernel's uid but the kernel (the direct
-        child of the launcher, which stays as root to clean up after the kernel)."""
-        pid = self._kernel_pid()
-        keep = {pid} if pid else set()
-        if pid and self._uid is not None:
-            keep |= {c for c in children_of(pid)}
+        """Kill the processes a cell left behind: all the kernel's but ipykernel and the chain that started
+        it (the launcher, bubblewrap and its pid 1)."""
+        main = self._kernel_main_pid()
+        keep = {main, *ancestors(main)} if main else set()
         return kill_all(self._kernel_processes, keep=keep)
 
     def _oom_note(self) -> str:
@@ -235,18 +253,26 @@ class GuardedExecute(Execute):
         return ""
 
     def _watch_memory(self) -> None:
-        """Without a memory cgroup, kill the kernel's processes when together they use more than the limit
-        (the address-space limit stops a single process first: a MemoryError, the kernel lives on)."""
-        if any("memory" in str(c) or (c / "memory.max").exists() for c in self._cgroups):
-            return  # the kernel enforces it exactly
-        limit = self._lim.memory_mb << 20
+        """Kill the kernel's processes when they hold more than allowed: memory together (without a memory
+        cgroup; the address-space limit stops a single process first: a MemoryError, the kernel lives on),
+        and the private folder's disk space (the one folder outside the sandbox the kernel can write to;
+        its /tmp is a sized tmpfs)."""
+        cgroup_memory = any("memory" in str(c) or (c / "memory.max").exists() for c in self._cgroups)
+        limit, disk = self._lim.memory_mb << 20, self._lim.tmp_mb << 20
         while not self._watchdog_stop.wait(0.5):
             try:
-                used = pss_bytes(self._kernel_processes())
+                note = ""
+                used = 0 if cgroup_memory else pss_bytes(self._kernel_processes())
                 if used > limit:
-                    self._watchdog_note = (f"the kernel's processes used {used >> 20} MiB, more than the "
-                                           f"{self._lim.memory_mb} MiB allowed: they were killed")
-                    self.log.warning(self._watchdog_note)
+                    note = (f"the kernel's processes used {used >> 20} MiB, more than the {self._lim.memory_mb} "
+                            f"MiB allowed: they were killed")
+                size, count = folder_usage(self._home)
+                if size > disk or count >= 20_000:
+                    note = (f"the kernel wrote {size >> 20} MiB in {count} files into its folder, more than "
+                            f"the {self._lim.tmp_mb} MiB allowed: its processes were killed")
+                if note:
+                    self._watchdog_note = note
+                    self.log.warning(note)
                     kill_all(self._kernel_processes)
             except Exception as err:  # noqa: BLE001 (never let the watchdog die silently)
                 self.log.warning("memory watchdog: %s", err)
@@ -259,8 +285,10 @@ class GuardedExecute(Execute):
         from jupyter_client.kernelspec import KernelSpecManager
 
         self.kernel_name = KERNEL_NAME
-        ksm = KernelSpecManager(kernel_dirs=[str(self._spec_dir)], ensure_native_kernel=False)
-        self.km = self.kernel_manager_class(kernel_name=KERNEL_NAME, kernel_spec_manager=ksm, config=self.config)
+        ksm = KernelSpecManager(kernel_dirs=[str(self._spec_dir / "kernelspec")], ensure_native_kernel=False)
+        # unix sockets in the kernel's private folder (its network namespace has no interface to reach)
+        self.km = self.kernel_manager_class(kernel_name=KERNEL_NAME, kernel_spec_manager=ksm, config=self.config,
+                                            transport="ipc", ip=str(self._home / "ipc"))
         try:
             import zmq
 
@@ -272,7 +300,22 @@ class GuardedExecute(Execute):
     async def async_start_new_kernel(self, **kwargs):
         if self.sandbox:  # an allow-list built from scratch: nothing of the grader's environment (db URL, ...)
             kwargs["env"] = sandbox_kernel.launcher_env()
-        await super().async_start_new_kernel(**kwargs)
+        try:
+            await super().async_start_new_kernel(**kwargs)
+        except Exception:
+            self._log_kernel_output()
+            raise
+
+    def _log_kernel_output(self) -> None:
+        """What the kernel (or bubblewrap, or the launcher) wrote to its stdout and stderr, for a kernel that
+        did not start: read without following a link (the folder is the kernel's)."""
+        try:
+            fd = os.open(self._home / sandbox_kernel.STDERR_FILE, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            with os.fdopen(fd, "rb") as f:
+                f.seek(max(0, os.fstat(f.fileno()).st_size - 4000))
+                self.log.error("the grading kernel's output:\n%s", f.read().decode(errors="replace"))
+        except (OSError, AttributeError):
+            pass
 
     start_new_kernel = run_sync(async_start_new_kernel)
 
@@ -371,6 +414,26 @@ class GuardedExecute(Execute):
     # -- running the notebook ------------------------------------------------------------------------
 
     def preprocess(self, nb, resources=None, km=None):
+        self.begin(nb, resources, km)
+        t0 = time.monotonic()
+        try:
+            with self.running_kernel():
+                t1 = time.monotonic()
+                self._run_cells()
+                t2 = time.monotonic()
+        finally:
+            self.timeout = self._budget
+        # the fixed cost of a notebook, for scripts/bench_grading.py's profile (kernel start includes the
+        # integrity guard's imports: torch, matplotlib, cnnlib, which the notebook's setup cell needs anyway)
+        self.log.info("timing: kernel start %.2f s, cells %.2f s, kernel stop %.2f s",
+                      t1 - t0, t2 - t1, time.monotonic() - t2)
+        self.set_widgets_metadata()
+        sanitize_markdown_cells(self.nb)  # (the formgrader shows the autograded notebook's Markdown as it is)
+        self.nb.metadata.setdefault(META, {})["report"] = self.report
+        return self.nb, self.resources
+
+    def begin(self, nb, resources=None, km=None) -> None:
+        """The state of one notebook's grading (preprocess, and tests/test_sandbox.py's kernels)."""
         from nbclient.client import NotebookClient
 
         NotebookClient.__init__(self, nb, km)
@@ -383,30 +446,25 @@ class GuardedExecute(Execute):
         self._uid, self._uid_lock, self._cgroups, self._watchdog_note = None, None, [], ""
         self._budget, self._clock = self.timeout or constants.CELL_TIMEOUT, None
         self.timeout = int(self._budget * self.wall_factor)  # nbclient's own (wall-time) limit: the backstop
-        t0 = time.monotonic()
+
+    @contextlib.contextmanager
+    def running_kernel(self):
+        """The sandbox and its kernel, started, with the integrity guard in; stopped and cleaned up after."""
         if self.sandbox:
             self._sandbox_start()
         try:
             with self.setup_kernel():
                 self._after_kernel_start()
-                t1 = time.monotonic()
-                self._run_cells()
-                t2 = time.monotonic()
+                yield
         finally:
-            self.timeout = self._budget
             if self.sandbox:
                 self._sandbox_stop()
-        # the fixed cost of a notebook, for scripts/bench_grading.py's profile (kernel start includes the
-        # integrity guard's imports: torch, matplotlib, cnnlib, which the notebook's setup cell needs anyway)
-        self.log.info("timing: kernel start %.2f s, cells %.2f s, kernel stop %.2f s",
-                      t1 - t0, t2 - t1, time.monotonic() - t2)
-        self.set_widgets_metadata()
-        sanitize_markdown_cells(self.nb)  # (the formgrader shows the autograded notebook's Markdown as it is)
-        self.nb.metadata.setdefault(META, {})["report"] = self.report
-        return self.nb, self.resources
 
     def _after_kernel_start(self) -> None:
         info_msg = self.wait_for_reply(self.kc.kernel_info())
+        # the process that runs the cells, found while nothing of the student's has run (a process of theirs
+        # could look like it later)
+        self._main_pid = kernel_process(self._kernel_pid()) if self._kernel_pid() else None
         self.nb.metadata["language_info"] = info_msg["content"]["language_info"]
         self._install_guard()
 
@@ -415,6 +473,7 @@ class GuardedExecute(Execute):
         try:
             self.kc.stop_channels()
             pid = self._kernel_pid()
+            self._main_pid = None
             kill_all(self._kernel_processes, keep=set())
             if pid:
                 try:
@@ -563,12 +622,8 @@ class GuardedExecute(Execute):
     # -- the cell clock: own time, not wall time ---------------------------------------------------
 
     def _kernel_main_pid(self) -> int | None:
-        """The process that runs the cells: the launcher's child when it switched uid, else the launcher."""
-        pid = self._kernel_pid()
-        if pid and self._uid is not None:
-            children = children_of(pid)
-            return children[0] if children else pid
-        return pid
+        """The process that runs the cells: ipykernel, below the launcher and bubblewrap (found at its start)."""
+        return getattr(self, "_main_pid", None) or self._kernel_pid()
 
     @contextlib.contextmanager
     def _timed(self, grade_id: str):

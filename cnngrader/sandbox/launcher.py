@@ -1,35 +1,36 @@
-"""The grading kernel: an IPython kernel started inside resource limits, as an unprivileged user, with a
-private working folder and the course's private files out of sight.
+"""The grading kernel: ipykernel inside bubblewrap, inside resource limits, as a uid of its own.
 
 nbgrader never starts this file by hand: ``GuardedExecute`` (cnngrader/preprocessors/guarded_execute.py) writes a
-kernelspec whose argv is ``python -I -m cnngrader.sandbox.launcher -f {connection_file}`` and passes the settings
-below in a settings file (``--sandbox-settings FILE``: root's, mode 0600, in a folder the kernel's
-private /tmp covers). The grader starts the launcher with an allow-listed environment built from scratch
-(``launcher_env``), never its own. The launcher runs as the grader (root or not) and, in this order:
+kernelspec whose argv is ``python -I -m cnngrader.sandbox.launcher --sandbox-settings FILE -f {connection_file}``;
+the settings file is root's (mode 0600, never bound into the sandbox). The grader starts the launcher with an
+allow-listed environment built from scratch (``launcher_env``), never its own. The launcher runs as the grader
+(root or not) and, in this order:
 
 1. reads the connection file and its settings, then builds the kernel's environment from an allow-list
    (no gradebook URL, no PostgreSQL password, no settings, nothing else of the grader's environment);
-2. joins the per-kernel cgroups prepared by the grader (memory and process caps over *all* the kernel's
+2. as root: forks; the parent stays root to kill whatever the kernel's uid leaves (``supervise``);
+3. joins the per-kernel cgroups prepared by the grader (memory and process caps over *all* the kernel's
    processes), when the machine allows cgroups;
-3. as root: enters a private mount namespace where the course folders (source/ with the hidden tests and
-   solutions, submitted/, autograded/, feedback/, the gradebook, ...) are covered by empty read-only
-   folders, the world-writable folders (/tmp, /var/tmp, /dev/shm, /run/lock) are small private tmpfs,
-   /proc hides other users' processes, and a private IPC namespace takes SysV shared memory, message queues
-   and semaphores with it when the kernel ends;
 4. sets resource limits (address space, CPU seconds, processes, open files, file size, no core dumps);
-5. as root: drops to the grading uid/gid (a uid reserved for this one kernel; no supplementary groups,
-   no_new_privs so no setuid program can raise it again) and arms a parent-death signal, so the kernel
-   dies with the nbgrader process that started it;
-6. changes into a private, empty working folder (HOME, TMPDIR, MPLCONFIGDIR point there too) and execs
-   ipykernel in this very process (the limits and the uid stay) with the allow-listed environment only, so
-   ``/proc/self/environ`` holds nothing of the grader's; stdin/stdout/stderr become /dev/null and every
-   other descriptor is closed, so the kernel holds none of the grader's files (its log, say).
+5. as root: drops to the grading uid/gid (a uid reserved for this one kernel; no supplementary groups);
+   always: no_new_privs (no setuid program raises it again) and a parent-death signal, so the kernel dies
+   with the nbgrader process that started it;
+6. writes the connection file into the kernel's private folder (as the kernel's uid: the folder is
+   the kernel's, root never writes there) and execs **bubblewrap** (``bwrap_args``), which runs ipykernel
+   in new user, mount, pid, network, IPC, UTS and cgroup namespaces: no network (ipykernel talks to
+   nbgrader over unix sockets in its private folder), a read-only root that holds only what the kernel
+   needs (``system_binds``, ``needed_paths``), its own /tmp, /proc and /dev, the private folder as HOME and
+   working folder, and nothing of the course. Only the allow-listed environment reaches it (``--clearenv``;
+   bwrap's own environment is empty and its options come through a pipe, so neither /proc/1/environ nor
+   /proc/1/cmdline in the sandbox shows them); stdin is /dev/null, stdout and stderr a file in the private
+   folder, every other descriptor is closed, so the kernel holds none of the grader's files (its log, say).
 
-Run as a normal user it does what it can without privileges: limits, private folder, clean environment.
+Where bubblewrap cannot run (settings ``bwrap`` null: not installed, or no user namespaces), step 6 execs
+ipykernel directly: limits, uid, clean environment and private folder only (the run header says so).
 
-Settings (JSON file, all optional): uid (the uid and gid to run as, root only), hide (paths to cover),
-cgroups (cgroup folders to join), limits (see ``Limits``). Without ``--sandbox-settings`` the same are read
-from CNN_SANDBOX_UID, CNN_SANDBOX_HIDE (os.pathsep-separated), CNN_SANDBOX_CGROUPS, CNN_SANDBOX_LIMITS.
+Settings (JSON file): uid (the uid and gid to run as, root only), home (the private folder, made by the
+grader), bwrap (bubblewrap's path, or null), hide (paths that must stay out of the sandbox: a bound path
+that would show one is refused), cgroups (cgroup folders to join), limits (see ``Limits``).
 """
 from __future__ import annotations
 
@@ -38,7 +39,6 @@ import ctypes.util
 import json
 import os
 import resource
-import shutil
 import signal
 import sys
 from dataclasses import asdict, dataclass
@@ -46,16 +46,26 @@ from pathlib import Path
 
 from cnnlib import cpu
 
-ENV_UID, ENV_HIDE, ENV_CGROUPS, ENV_LIMITS = ("CNN_SANDBOX_UID", "CNN_SANDBOX_HIDE", "CNN_SANDBOX_CGROUPS",
-                                              "CNN_SANDBOX_LIMITS")
+ENV_LIMITS = "CNN_SANDBOX_LIMITS"
 SETTINGS_FLAG = "--sandbox-settings"
-#: world-writable folders that get a private tmpfs in the kernel's mount namespace (and that the grader
-#: sweeps for files of a released uid where there is none)
-SCRATCH = ("/dev/shm", "/tmp", "/var/tmp", "/run/lock")
-#: environment variables the kernel may see (everything else of the grader's environment is dropped)
+#: environment variables the kernel may see (everything else of the grader's environment is dropped;
+#: not JPY_PARENT_PID: in its pid namespace the kernel's parent is pid 1, and ipykernel's parent poller
+#: would take that for a dead parent)
 KEEP_ENV = ("LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH", "PYTHONHASHSEED", "PYTHONWARNINGS",
             "CNNLIB_MAX_EPOCHS", "CNNLIB_DATA", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-            "JPY_PARENT_PID", "JPY_SESSION_NAME", "MPLBACKEND", "NBGRADER_EXECUTION") + tuple(cpu.POLICY)
+            "JPY_SESSION_NAME", "MPLBACKEND", "NBGRADER_EXECUTION") + tuple(cpu.POLICY)
+#: the system folders the kernel sees, read-only (a top-level link such as /lib -> usr/lib is recreated)
+SYSTEM_TOPS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+#: what of /etc Python, matplotlib, fontconfig and the dynamic linker read (nothing of accounts or secrets)
+ETC = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/fonts", "/etc/localtime",
+       "/etc/timezone", "/etc/mime.types", "/etc/alternatives", "/etc/nsswitch.conf")
+#: read-only system information the kernel's libraries ask for (the number of CPUs for OpenMP and torch)
+SYS = ("/sys/devices/system/cpu",)
+#: what the kernel runs first: its children are reaped at once (a fork bomb's, killed after the cell,
+#: would otherwise linger as zombies that count against the process limit)
+REAP_CHILDREN = "import signal as _s; _s.signal(_s.SIGCHLD, _s.SIG_IGN); del _s"
+#: the kernel's stdout and stderr (C libraries, bubblewrap's own errors), in its private folder
+STDERR_FILE = ".kernel-output"
 
 
 @dataclass
@@ -69,7 +79,7 @@ class Limits:
     processes: int = 96            # RLIMIT_NPROC of the grading uid, and pids.max: threads count too
     open_files: int = 1024         # RLIMIT_NOFILE
     file_size_mb: int = 64         # RLIMIT_FSIZE: largest file the kernel may write
-    tmp_mb: int = 256              # size of each private tmpfs (/tmp, /var/tmp, /dev/shm)
+    tmp_mb: int = 256              # the kernel's /tmp (tmpfs), and what its private folder may hold
 
     @classmethod
     def from_env(cls) -> "Limits":
@@ -80,33 +90,18 @@ class Limits:
         return json.dumps(asdict(self))
 
 
-# ------------------------------------------------------------------------------------------------
-# Linux system calls Python does not wrap (3.11)
-
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-CLONE_NEWNS, CLONE_NEWIPC = 0x00020000, 0x08000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 4096, 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
 
 
-def _check(ret: int, what: str) -> None:
-    if ret != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}")
-
-
-def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    enc = lambda s: s.encode() if s is not None else None  # noqa: E731
-    _check(_libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)),
-           f"mount {target}")
-
-
 def _prctl(option: int, arg: int) -> None:
-    _check(_libc.prctl(option, ctypes.c_ulong(arg), 0, 0, 0), f"prctl {option}")
+    if _libc.prctl(option, ctypes.c_ulong(arg), 0, 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"prctl {option}: {os.strerror(err)}")
 
 
 # ------------------------------------------------------------------------------------------------
-# the steps
+# the kernel's environment and what it sees
 
 
 def launcher_env(source: dict[str, str] | None = None) -> dict[str, str]:
@@ -118,11 +113,13 @@ def launcher_env(source: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def clean_env(private: Path) -> dict[str, str]:
+def clean_env(private: Path, tmp: str | None = None) -> dict[str, str]:
+    """The kernel's environment: the allow-list, and HOME and the caches in its private folder (TMPDIR:
+    ``tmp``, the sandbox's own /tmp, else a folder in the private one)."""
     env = cpu.apply({k: os.environ[k] for k in KEEP_ENV if k in os.environ})
     env.setdefault("LANG", "C.UTF-8")
     bindir = str(Path(sys.executable).parent)
-    env.update(PATH=f"{bindir}:/usr/local/bin:/usr/bin:/bin", HOME=str(private), TMPDIR=str(private / "tmp"),
+    env.update(PATH=f"{bindir}:/usr/local/bin:/usr/bin:/bin", HOME=str(private), TMPDIR=tmp or str(private / "tmp"),
                MPLCONFIGDIR=str(private / ".matplotlib"), XDG_CACHE_HOME=str(private / ".cache"),
                XDG_CONFIG_HOME=str(private / ".config"), IPYTHONDIR=str(private / ".ipython"),
                JUPYTER_RUNTIME_DIR=str(private / ".runtime"), MALLOC_ARENA_MAX="2",
@@ -131,117 +128,60 @@ def clean_env(private: Path) -> dict[str, str]:
 
 
 def needed_paths() -> list[Path]:
-    """What the kernel must still see: the Python installation, the venv, cnnlib, the MNIST data, this file."""
+    """What the kernel needs besides the system: the Python installation, the venv, cnnlib, the MNIST data."""
     import importlib.util
 
-    paths = [Path(sys.prefix), Path(sys.base_prefix), Path(__file__).resolve()]
+    paths = [Path(sys.prefix), Path(sys.base_prefix)]
     spec = importlib.util.find_spec("cnnlib")
     if spec and spec.origin:
         paths.append(Path(spec.origin).resolve().parent)
         data = os.environ.get("CNNLIB_DATA") or str(Path(spec.origin).resolve().parents[1] / "data")
-        paths.append(Path(data).resolve())
-    return [p.resolve() for p in paths]
+        paths.append(Path(data))
+    paths = [p.resolve() for p in paths if p.exists()]
+    # one bind per tree: none inside the system folders or inside another needed path
+    system = [Path(t) for t in SYSTEM_TOPS]
+    return sorted({p for p in paths if not any(q == p or q in p.parents for q in system) and
+                   not any(q != p and q in p.parents for q in paths)})
 
 
-def hide(paths: list[Path]) -> list[str]:
-    """Cover each path: a folder by an empty read-only tmpfs, a file by /dev/null. A folder that holds
-    something the kernel needs (say the repository, which holds .venv and cnnlib) is not covered itself:
-    its other entries are. Returns what was covered."""
+def system_binds() -> list[str]:
+    """bwrap options for the system part of the kernel's root: /usr and its kin, the pieces of /etc and /sys."""
+    args = []
+    for top in SYSTEM_TOPS:
+        path = Path(top)
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), top]
+        elif path.is_dir():
+            args += ["--ro-bind", top, top]
+    for extra in ETC + SYS:
+        args += ["--ro-bind-try", extra, extra]
+    return args
+
+
+def bwrap_args(home: Path, env: dict[str, str], limits: Limits, hide: list[Path]) -> list[str]:
+    """bubblewrap's options (the command goes after them): every namespace new, an allow-listed read-only
+    root, private /tmp, /proc and /dev, ``home`` read-write as the working folder, and only ``env``.
+    Raises ValueError if a path to bind would show one of ``hide`` (say a venv inside the course folder's
+    parent)."""
     needed = needed_paths()
-    covered = []
-
-    def cover(p: Path) -> None:
-        if not p.exists() or p.is_symlink():
-            return
-        if any(n == p or p in n.parents for n in needed):  # p holds something needed: cover its other entries
-            if p.is_dir() and not any(n == p for n in needed):
-                for child in sorted(p.iterdir()):
-                    cover(child)
-            return
-        if p.is_dir():
-            _mount("tmpfs", str(p), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0755")
-        else:
-            _mount("/dev/null", str(p), None, MS_BIND)
-        covered.append(str(p))
-
-    for p in paths:
-        cover(Path(p).resolve())
-    return covered
+    for src in [Path(t) for t in SYSTEM_TOPS if Path(t).is_dir() and not Path(t).is_symlink()] + needed:
+        shown = [h for h in hide if h == src or src in h.parents]
+        if shown:
+            raise ValueError(f"the grading kernel needs {src}, which holds {shown[0]}: the course would be "
+                             f"visible to it; keep the course folder out of {src} (or the venv out of the course)")
+    args = ["--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
+            "--hostname", "grading", "--clearenv"]
+    for key, value in env.items():
+        args += ["--setenv", key, value]
+    args += system_binds()
+    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(limits.tmp_mb << 20), "--tmpfs", "/tmp"]
+    for path in needed:  # (after /tmp: a checkout in /tmp stays visible)
+        args += ["--ro-bind", str(path), str(path)]
+    return args + ["--bind", str(home), str(home), "--chdir", str(home)]
 
 
-#: top-level folders that hold people's data rather than the system: covered as a whole (the paths the
-#: kernel needs under them, such as the course's .venv, cnnlib and data, are put back)
-DATA_TOPS = ("/home", "/root", "/work", "/workspace", "/srv", "/mnt", "/media", "/opt", "/data", "/scratch",
-             "/builds", "/github", "/__w")
-
-
-def expose(tops: list[Path], needed: list[Path], stash: Path) -> list[str]:
-    """Cover each folder of ``tops`` with an empty tmpfs, keeping the needed paths under it: bind each of
-    them aside, cover the folder, rebuild the path and bind it back. Also used when a folder above a needed
-    path is closed to others (say the Python installation under /root, mode 0700)."""
-    done = []
-    for n_top, top in enumerate(sorted(set(tops))):
-        if any(t != top and t in top.parents for t in tops):
-            continue  # covered with the folder above it
-        paths = sorted({n for n in needed if top in n.parents})
-        if any(n == top for n in needed):
-            continue  # the folder itself is needed
-        paths = [p for p in paths if not any(q != p and q in p.parents for q in paths)]
-        aside = []
-        for i, p in enumerate(paths):
-            spot = stash / f"{n_top}-{i}"
-            if p.is_dir():
-                spot.mkdir(parents=True)
-            else:
-                spot.parent.mkdir(parents=True, exist_ok=True)
-                spot.touch()
-            _mount(str(p), str(spot), None, MS_BIND | MS_REC)
-            aside.append((p, spot))
-        _mount("tmpfs", str(top), "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
-        for p, spot in aside:
-            if spot.is_dir():
-                p.mkdir(mode=0o755, parents=True, exist_ok=True)
-            else:
-                p.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
-                p.touch()
-            _mount(str(spot), str(p), None, MS_BIND | MS_REC)
-            _check(_libc.umount2(str(spot).encode(), 2), f"umount {spot}")  # MNT_DETACH
-        done.append(str(top))
-    return done
-
-
-def private_mounts(limits: Limits, hide_paths: list[Path]) -> list[str]:
-    """Root only: a private mount namespace with private tmpfs scratch folders and the course hidden, and a
-    private IPC namespace (SysV objects die with it)."""
-    _check(_libc.unshare(CLONE_NEWIPC), "unshare(CLONE_NEWIPC)")
-    _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
-    _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    needed = needed_paths()
-    done = []
-    for scratch in SCRATCH:
-        # never cover a scratch folder that holds the Python installation or cnnlib (a checkout in /tmp)
-        if Path(scratch).is_dir() and not Path(scratch).is_symlink() and \
-                not any(Path(scratch) in n.parents for n in needed):
-            _mount("tmpfs", scratch, "tmpfs", MS_NOSUID | MS_NODEV, f"size={limits.tmp_mb}m,mode=1777")
-            done.append(scratch)
-    if "/dev/shm" in done:
-        # the folders of people's data, the course folders' top folders, and closed folders above needed paths
-        tops = {Path(t) for t in DATA_TOPS if Path(t).is_dir() and not Path(t).is_symlink()}
-        tops |= {Path("/", *p.resolve().parts[1:2]) for p in hide_paths if len(p.resolve().parts) > 1}
-        for n in needed:
-            tops |= {a for a in n.parents if a.is_dir() and not a.stat().st_mode & 0o001}
-        tops = {t for t in tops if t != Path("/") and str(t) not in done and
-                not any(str(t).startswith(d + "/") for d in done) and
-                t.parts[1:2] not in (("usr",), ("lib",), ("lib64",), ("bin",), ("sbin",), ("etc",), ("dev",),
-                                     ("proc",), ("sys",), ("var",))}
-        stash = Path("/dev/shm/.sandbox-stash")
-        done += expose(sorted(tops), needed, stash)
-        shutil.rmtree(stash, ignore_errors=True)
-    try:  # other users' processes (the grader, other students' kernels) out of /proc
-        _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible")
-    except OSError:
-        pass
-    return done + hide(hide_paths)
+# ------------------------------------------------------------------------------------------------
+# limits, uid, supervision
 
 
 def set_limits(limits: Limits, as_root: bool) -> None:
@@ -249,9 +189,10 @@ def set_limits(limits: Limits, as_root: bool) -> None:
     nproc = limits.processes
     if not as_root:
         # RLIMIT_NPROC counts all processes of the (shared) user: allow what already runs, plus the cap
+        import psutil
+
         uid = os.getuid()
-        running = sum(1 for d in os.listdir("/proc") if d.isdigit() and _owner(int(d)) == uid)
-        nproc += running
+        nproc += sum(1 for p in psutil.process_iter(["uids"]) if p.info["uids"] and p.info["uids"].real == uid)
     for res, value in ((resource.RLIMIT_AS, limits.address_space_mb * mb),
                        (resource.RLIMIT_CPU, limits.cpu_seconds),
                        (resource.RLIMIT_NPROC, nproc),
@@ -264,17 +205,12 @@ def set_limits(limits: Limits, as_root: bool) -> None:
         resource.setrlimit(res, (value, value + 5 if res == resource.RLIMIT_CPU else value))
 
 
-def _owner(pid: int) -> int | None:
-    try:
-        return os.stat(f"/proc/{pid}").st_uid
-    except OSError:
-        return None
-
-
-def drop_privileges(uid: int, parent: int) -> None:
-    os.setgroups([])
-    os.setresgid(uid, uid, uid)
-    os.setresuid(uid, uid, uid)
+def drop_privileges(uid: int | None, parent: int) -> None:
+    """As root: become ``uid`` (no groups). Always: no_new_privs, and die with ``parent``."""
+    if uid is not None:
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
     _prctl(PR_SET_NO_NEW_PRIVS, 1)
     # cleared by the uid change, so armed after it: the kernel dies with the nbgrader process
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -282,56 +218,18 @@ def drop_privileges(uid: int, parent: int) -> None:
         os._exit(1)
 
 
-def alive(pid: int | str) -> bool:
-    """A process that exists and is not a zombie (a zombie holds no memory and can run nothing)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
-
-
-def processes_of(uid: int) -> list[int]:
-    """The live processes (and threads' leaders) owned by ``uid``, from /proc."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if os.stat(f"/proc/{entry}").st_uid == uid and alive(entry):
-                    pids.append(int(entry))
-            except OSError:
-                pass
-    return pids
-
-
-def kill_all(pids_fn, keep: set[int] = frozenset(), rounds: int = 20, pause: float = 0.05) -> int:
-    """SIGKILL every process ``pids_fn()`` lists (except ``keep``), again until none is left (a fork bomb
-    forks between two scans; it cannot once killed). Returns how many were killed."""
-    import time
-
-    killed: set[int] = set()
-    for _ in range(rounds):
-        pids = [p for p in pids_fn() if p not in keep]
-        if not pids:
-            break
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-                killed.add(pid)
-            except OSError:
-                pass
-        time.sleep(pause)
-    return len(killed)
-
-
 def kill_uid_processes(uid: int, rounds: int = 50) -> None:
-    """SIGKILL every process of ``uid`` until none is left (a fork bomb forks between two scans)."""
-    kill_all(lambda: processes_of(uid), rounds=rounds, pause=0.02)
+    """SIGKILL every process of ``uid`` until none is left (processes.py; imported when needed, so the
+    kernel's start does not wait for psutil)."""
+    from cnngrader.sandbox.processes import kill_uid_processes as kill
+
+    kill(uid, rounds)
 
 
 def supervise(child: int, uid: int, parent: int) -> None:
     """The launcher's root half: waits for the kernel, then kills whatever the kernel's uid left behind
-    (a fork bomb's children outlive the kernel otherwise), also when the nbgrader process that started it
-    dies without cleaning up (parent-death signal). Interrupts are for the kernel (same process group)."""
+    (outside a pid namespace a fork bomb's children outlive the kernel), also when the nbgrader process that
+    started it dies without cleaning up (parent-death signal). Interrupts reach the kernel as messages."""
     def stop(signum, frame):
         kill_uid_processes(uid)
         os._exit(128 + signum)
@@ -357,40 +255,69 @@ def supervise(child: int, uid: int, parent: int) -> None:
 
 
 def read_settings(argv: list[str]) -> tuple[dict, list[str]]:
-    """The launcher's settings (``--sandbox-settings FILE``, else the CNN_SANDBOX_* variables) and the rest
-    of argv."""
-    if SETTINGS_FLAG in argv:
-        i = argv.index(SETTINGS_FLAG)
-        settings = json.loads(Path(argv[i + 1]).read_text())
-        return settings, argv[:i] + argv[i + 2:]
-    env = os.environ
-    return {"uid": int(env[ENV_UID]) if env.get(ENV_UID) else None,
-            "hide": [p for p in env.get(ENV_HIDE, "").split(os.pathsep) if p],
-            "cgroups": [g for g in env.get(ENV_CGROUPS, "").split(os.pathsep) if g],
-            "limits": json.loads(env[ENV_LIMITS]) if env.get(ENV_LIMITS) else {}}, argv
+    """The launcher's settings (``--sandbox-settings FILE``) and the rest of argv."""
+    if SETTINGS_FLAG not in argv:
+        raise SystemExit(f"usage: python -m cnngrader.sandbox.launcher {SETTINGS_FLAG} FILE -f CONNECTION_FILE "
+                         f"[kernel options]")
+    i = argv.index(SETTINGS_FLAG)
+    return json.loads(Path(argv[i + 1]).read_text()), argv[:i] + argv[i + 2:]
 
 
-def exec_kernel(conn_file: Path, extra: list[str], env: dict[str, str]) -> None:
-    """Replace this process by ipykernel: a fresh environ (/proc/self/environ shows only ``env``), and no
-    descriptor of the grader's (stdio on /dev/null, everything else closed)."""
-    null = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(null, fd)
-    os.closerange(3, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
-    os.execve(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f", str(conn_file), *extra], env)
+def prepare_home(home: Path, connection: str) -> Path:
+    """The kernel's private folder, as the kernel's uid: its caches and its connection file."""
+    for sub in ("tmp", ".matplotlib", ".cache", ".config", ".ipython", ".runtime"):
+        (home / sub).mkdir(mode=0o700, exist_ok=True)
+    conn_file = home / ".runtime" / "kernel.json"
+    fd = os.open(conn_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(connection)
+    return conn_file
+
+
+def exec_kernel(kernel: list[str], env: dict[str, str], home: Path, bwrap: str | None, sandbox: list[str]) -> None:
+    """Replace this process by bubblewrap running ``kernel`` (or by ``kernel`` itself, without bwrap): a
+    fresh environ, stdin /dev/null, stdout and stderr in ``home``, no other descriptor of the grader's."""
+    null = os.open(os.devnull, os.O_RDONLY)
+    out = os.open(home / STDERR_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+    os.dup2(null, 0)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    if bwrap is None:
+        os.closerange(3, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+        os.execve(kernel[0], kernel, env)
+    # the options through a pipe (bwrap reads and closes it): nothing of them in the sandbox's /proc/1/cmdline
+    data = b"".join(a.encode() + b"\0" for a in sandbox)
+    read, write = os.pipe()
+    if len(data) > 60_000:  # (a pipe holds 64 KiB: more would block this write)
+        raise SystemExit(f"sandbox: {len(data)} bytes of bwrap options, more than a pipe holds")
+    os.write(write, data)
+    os.close(write)
+    if read != 3:
+        os.dup2(read, 3)
+    os.set_inheritable(3, True)
+    os.closerange(4, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+    os.execve(bwrap, ["bwrap", "--args", "3", "--", *kernel], {})
 
 
 def main(argv: list[str]) -> None:
     settings, argv = read_settings(argv)
     if "-f" not in argv:
-        raise SystemExit("usage: python -m cnngrader.sandbox.launcher [--sandbox-settings FILE] -f CONNECTION_FILE [kernel options]")
+        raise SystemExit("usage: python -m cnngrader.sandbox.launcher --sandbox-settings FILE -f CONNECTION_FILE "
+                         "[kernel options]")
     i = argv.index("-f")
     connection = Path(argv[i + 1]).read_text()
     extra = argv[:i] + argv[i + 2:]
     limits = Limits(**{k: int(v) for k, v in (settings.get("limits") or {}).items()})
     uid = settings.get("uid")
     as_root = os.geteuid() == 0 and uid is not None
-    hide_paths = [Path(p) for p in settings.get("hide") or []]
+    home, bwrap = Path(settings["home"]), settings.get("bwrap")
+    env = clean_env(home, "/tmp" if bwrap else None)
+    sandbox = []
+    if bwrap:
+        try:
+            sandbox = bwrap_args(home, env, limits, [Path(p) for p in settings.get("hide") or []])
+        except ValueError as err:
+            raise SystemExit(f"sandbox: {err}")
     parent = os.getppid()
     if as_root:
         child = os.fork()
@@ -403,41 +330,12 @@ def main(argv: list[str]) -> None:
             Path(group, "cgroup.procs").write_text(str(os.getpid()))
         except OSError as err:  # the grader made it for this kernel: never run without the limits it sets
             raise SystemExit(f"sandbox: could not join cgroup {group}: {err}")
-
-    notes = []
-    if as_root:
-        try:
-            notes = private_mounts(limits, hide_paths)
-        except OSError as err:  # e.g. a container without CAP_SYS_ADMIN: permissions are the only wall left
-            print(f"sandbox: no private mount namespace ({err}); the course files are protected by their "
-                  f"permissions only", file=sys.stderr)
-    if as_root and Path("/tmp").is_dir():
-        private = Path("/tmp") / f"kernel-{uid}-{os.getpid()}"
-        private.mkdir(mode=0o700)
-    else:
-        import tempfile
-
-        private = Path(tempfile.mkdtemp(prefix="cnn-kernel-"))
-    for sub in ("tmp", ".matplotlib", ".cache", ".config", ".ipython", ".runtime"):
-        (private / sub).mkdir(mode=0o700, exist_ok=True)
-    conn_file = private / ".runtime" / "kernel.json"
-    conn_file.write_text(connection)
-    conn_file.chmod(0o600)
-    if as_root:
-        for p in [private, *private.rglob("*")]:
-            os.chown(p, uid, uid)
-
-    env = clean_env(private)
-    env["CNN_SANDBOX"] = json.dumps({"uid": uid if as_root else os.getuid(), "covered": len(notes)})
-    # children the notebook forks and never waits for (a fork bomb's, killed by the grader after the cell)
-    # are reaped at once instead of lingering as zombies that count against the process limit (an ignored
-    # signal stays ignored across exec)
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     set_limits(limits, as_root)
-    if as_root:
-        drop_privileges(uid, parent)
-    os.chdir(private)
-    exec_kernel(conn_file, extra, env)
+    drop_privileges(uid if as_root else None, parent)
+    conn_file = prepare_home(home, connection)
+    kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", str(conn_file), *extra,
+              f"--IPKernelApp.exec_lines={REAP_CHILDREN}"]
+    exec_kernel(kernel, env, home, bwrap, sandbox)
 
 
 if __name__ == "__main__":

@@ -1,48 +1,85 @@
-"""Processes, uids and cgroups of the grading kernels (used by the execute preprocessor, as root)."""
+"""Processes, uids, cgroups and the sandbox tool of the grading kernels (used by the execute preprocessor)."""
 from __future__ import annotations
 
 import fcntl
+import functools
 import grp
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from cnngrader.sandbox.launcher import SCRATCH, alive, kill_all, processes_of
+import psutil
+
+from cnngrader import constants
 
 IS_ROOT = os.geteuid() == 0
+#: world-writable folders where a kernel outside a sandbox can leave files for the next kernel of its uid
+SCRATCH = ("/dev/shm", "/tmp", "/var/tmp", "/run/lock")
 
-def children_by_parent() -> dict[int, list[int]]:
-    """Every process's children, keyed by parent pid (one scan of /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-                ppid = int(stat.rsplit(")", 1)[1].split()[1])
-                children.setdefault(ppid, []).append(int(entry))
-            except (OSError, ValueError, IndexError):
-                pass
-    return children
+
+def alive(pid: int | str) -> bool:
+    """A process that exists and is not a zombie (a zombie holds no memory and can run nothing)."""
+    try:
+        return psutil.Process(int(pid)).status() != psutil.STATUS_ZOMBIE
+    except (psutil.Error, ValueError):
+        return False
+
+
+def processes_of(uid: int) -> list[int]:
+    """The live processes owned by ``uid`` (real uid)."""
+    pids = []
+    for proc in psutil.process_iter(["uids", "status"]):
+        uids, status = proc.info["uids"], proc.info["status"]
+        if uids is not None and uids.real == uid and status != psutil.STATUS_ZOMBIE:
+            pids.append(proc.pid)
+    return pids
 
 
 def descendants(pid: int) -> list[int]:
-    children = children_by_parent()
-    out, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if alive(child):
-                out.append(child)
-            todo.append(child)
-    return out
+    """The live descendants of ``pid`` (children, theirs, ...)."""
+    try:
+        return [p.pid for p in psutil.Process(pid).children(recursive=True) if _alive(p)]
+    except psutil.Error:
+        return []
 
 
 def children_of(pid: int) -> list[int]:
-    return children_by_parent().get(pid, [])
+    try:
+        return [p.pid for p in psutil.Process(pid).children()]
+    except psutil.Error:
+        return []
+
+
+def ancestors(pid: int) -> list[int]:
+    """``pid``'s parent, grandparent, ... up to init."""
+    try:
+        return [p.pid for p in psutil.Process(pid).parents()]
+    except psutil.Error:
+        return []
+
+
+def _alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def cgroup_processes(folders: list[Path]) -> list[int]:
+    """The processes in the first of these cgroups that can be read (every process a kernel made is in
+    its cgroups, and cannot leave them): a read of one small file, not a scan of every process."""
+    for folder in folders:
+        try:
+            return [int(p) for p in (folder / "cgroup.procs").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return []
 
 
 def pss_bytes(pids: list[int]) -> int:
@@ -50,13 +87,54 @@ def pss_bytes(pids: list[int]) -> int:
     total = 0
     for pid in pids:
         try:
-            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1]) * 1024
-                    break
-        except (OSError, ValueError):
+            total += psutil.Process(pid).memory_full_info().pss
+        except (psutil.Error, AttributeError):
             pass
     return total
+
+
+def folder_usage(folder: Path, max_entries: int = 20_000) -> tuple[int, int]:
+    """(bytes, entries) below ``folder``, links not followed; counting stops after ``max_entries``."""
+    size = count = 0
+    todo = [str(folder)]
+    while todo and count < max_entries:
+        try:
+            with os.scandir(todo.pop()) as entries:
+                for entry in entries:
+                    count += 1
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    size += st.st_blocks * 512
+                    if entry.is_dir(follow_symlinks=False):
+                        todo.append(entry.path)
+        except OSError:
+            pass
+    return size, count
+
+
+def kill_all(pids_fn, keep: set[int] = frozenset(), rounds: int = 20, pause: float = 0.05) -> int:
+    """SIGKILL every process ``pids_fn()`` lists (except ``keep``), again until none is left (a fork bomb
+    forks between two scans; it cannot once killed). Returns how many were killed."""
+    killed: set[int] = set()
+    for _ in range(rounds):
+        pids = [p for p in pids_fn() if p not in keep]
+        if not pids:
+            break
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed.add(pid)
+            except OSError:
+                pass
+        time.sleep(pause)
+    return len(killed)
+
+
+def kill_uid_processes(uid: int, rounds: int = 50) -> None:
+    """SIGKILL every process of ``uid`` until none is left (a fork bomb forks between two scans)."""
+    kill_all(lambda: processes_of(uid), rounds=rounds, pause=0.02)
 
 
 def kill_uid(uid: int) -> int:
@@ -73,9 +151,8 @@ def kill_uid(uid: int) -> int:
 
 def remove_uid_leftovers(uid: int) -> list[str]:
     """What a released grading uid left for the next kernel with that uid: SysV shared memory, message
-    queues and semaphores (the kernel's private IPC namespace takes them with it where there is one), and
-    entries in the world-writable folders (where there is no private tmpfs over them). Removed; returns
-    what was."""
+    queues and semaphores, and entries in the world-writable folders. Inside bubblewrap there are none
+    (its IPC namespace and /tmp die with it); without it they are removed here. Returns what was."""
     removed = []
     for kind, flag in (("shm", "-m"), ("msg", "-q"), ("sem", "-s")):
         try:
@@ -186,15 +263,7 @@ def make_cgroups(name: str, memory_bytes: int, pids: int) -> list[Path]:
 
 def remove_cgroups(folders: list[Path]) -> None:
     for folder in folders:
-        procs = folder / "cgroup.procs"
-
-        def listed() -> list[int]:
-            try:
-                return [int(p) for p in procs.read_text().split()]
-            except OSError:
-                return []
-
-        kill_all(listed)
+        kill_all(lambda: cgroup_processes([folder]))
         for _ in range(50):
             try:
                 folder.rmdir()
@@ -205,20 +274,53 @@ def remove_cgroups(folders: list[Path]) -> None:
                 time.sleep(0.1)
 
 
+# -- the sandbox tool --------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def bwrap_check() -> tuple[str | None, str]:
+    """(bubblewrap's path, "") if it runs here the way the launcher runs it (as a user without privileges,
+    every namespace new, the kernel's binds), else (None, why not). Checked once per process (~30 ms)."""
+    from cnngrader.sandbox import launcher
+
+    path = shutil.which(constants.SANDBOX_TOOL) or (constants.SANDBOX_TOOL if os.path.isabs(constants.SANDBOX_TOOL)
+                                                    else None)
+    if not path:
+        return None, f"{constants.SANDBOX_TOOL} is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
+    home = Path(tempfile.mkdtemp(prefix="cnn-grading-probe-"))
+    try:
+        user = {}
+        if IS_ROOT:  # as the kernels run it: a uid without privileges (nobody), no groups, no_new_privs
+            os.chown(home, 65534, 65534)
+            user = dict(user=65534, group=65534, extra_groups=[])
+        args = launcher.bwrap_args(home, {"PATH": "/usr/bin:/bin"}, launcher.Limits(), [])
+        proc = subprocess.run([path, *args, "--", sys.executable, "-S", "-c", "pass"], capture_output=True,
+                              text=True, timeout=60, **user)
+        if proc.returncode != 0:
+            return None, f"{path} fails here ({proc.stderr.strip()[:300] or f'exit code {proc.returncode}'})"
+        return path, ""
+    except (OSError, subprocess.SubprocessError, ValueError) as err:
+        return None, f"{path} fails here ({err})"
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
 def sandbox_summary() -> str:
-    """What the grading sandbox can do on this machine, in one line for the run's header."""
+    """What the grading sandbox does on this machine, in one line for the run's header."""
+    bwrap, why = bwrap_check()
+    if bwrap:
+        sandbox = ("bubblewrap: each kernel in new user, mount, pid, network, IPC, UTS and cgroup namespaces "
+                   "(no network: it talks to the grader over unix sockets; only its own processes; its own "
+                   "/tmp and SysV IPC), a read-only root with only the system, Python, cnnlib and the data "
+                   "(no course folder, no home folders)")
+    else:
+        sandbox = f"NO bubblewrap ({why})"
     if not IS_ROOT:
-        return ("sandbox: limits, clean environment, scan and guard; kernels run as this user (not root), "
-                "so they can read and write what it can")
-    code = ("import ctypes, ctypes.util; libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6', "
-            "use_errno=True); raise SystemExit(libc.unshare(0x20000) != 0)")
-    namespace = subprocess.run([sys.executable, "-S", "-c", code]).returncode == 0
+        return (f"sandbox: {sandbox}; kernels run as this user (not root), with limits and a clean environment"
+                + ("" if bwrap else ", so they can read and write what this user can"))
     groups = make_cgroups(f"cnn-grading-probe-{os.getpid()}", 1 << 30, 16)
     remove_cgroups(groups)
-    return ("sandbox: a uid of its own per kernel, "
-            + ("course and home folders hidden (mount namespace)" if namespace else
-               "NO mount namespace here: the course files are protected by their permissions only "
-               "(chmod -R go-rwx source submitted autograded feedback gradebook.db)")
-            + ", " + ("cgroups for memory and processes" if groups else "no cgroups (memory watchdog)"))
-
-
+    return (f"sandbox: {sandbox}; a uid of its own per kernel, "
+            + ("" if bwrap else "so the course files are protected by their permissions only (chmod -R go-rwx "
+                                "source submitted autograded feedback gradebook.db), and it has the network; ")
+            + ("cgroups for memory and processes" if groups else "no cgroups (memory watchdog)"))
