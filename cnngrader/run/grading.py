@@ -65,7 +65,8 @@ def grade_student(root: Path, env: dict, student: str, assignment: str, retries:
                 log.flush()
                 attempt_start = log.tell()
                 steps = [("autograde", assignment, "--student", student, "--force",
-                          f"--CourseDirectory.submitted_directory={stage}", *extra)]
+                          f"--CourseDirectory.submitted_directory={stage}", *extra,
+                          *([f"--RebuildAndScan.trusted_students={student}"] if trust else []))]
                 if feedback:
                     steps.append(("generate_feedback", assignment, "--student", student, "--force"))
                 result.error = ""

@@ -1,10 +1,12 @@
 """Finding the submissions under submitted/ and staging each one: a private, sanitised copy for nbgrader.
 
-Step 0 of a run (cnngrader/apps/autograde.py): sanitise every submission into a private staging copy
-(cnngrader/scan): the notebook is rebuilt on the released one (locked and test cells from the instructor,
-whatever the student did to them), nothing else of the submission folder is kept, and student code that
-tampers with grading is not run (its exercise scores 0 and the student is listed for manual review;
-``--trust STUDENT`` after a review found it honest).
+Step 0 of a run (cnngrader/apps/autograde.py): copy every submission into a private staging copy that
+nbgrader grades: the notebooks, nothing else of the submission folder. nbgrader's first sanitize
+preprocessor (RebuildAndScan, cnngrader/preprocessors/rebuild_and_scan.py, as for the formgrader's
+Autograde button) then rebuilds each notebook on the released one (locked and test cells from the
+instructor, whatever the student did to them) and does not run student code that tampers with grading
+(its exercise scores 0 and the student is listed for manual review; ``--trust STUDENT`` after a review
+found it honest).
 
 What is read from submitted/: only the notebooks of the released assignment, as regular files opened
 without following links (cnngrader/scan ``read_regular``: a symbolic link anywhere in
@@ -23,7 +25,6 @@ assignment that is not in source/ ("did you mean ...?") become that student's FA
 from __future__ import annotations
 
 import difflib
-import json
 import os
 import re
 import shutil
@@ -112,8 +113,9 @@ def find_submissions(root: Path, students: list[str], assignment_ids: list[str]
 
 
 def stage_submission(root: Path, student: str, assignment: str, trust: bool = False) -> tuple[Path, dict]:
-    """A private copy of the submission for nbgrader to grade: each notebook of the assignment rebuilt and
-    scanned by cnngrader/scan, the exchange's timestamp and secret, nothing else (files a
+    """A private copy of the submission for nbgrader to grade: each notebook of the assignment (as a regular
+    file; nbgrader's RebuildAndScan preprocessor rebuilds and scans it from submitted/), the grader's
+    timestamp and the exchange's secret, nothing else (files a
     student adds next to the notebook, say a fake ``cnnlib/`` package, never reach the grading kernel).
     Returns the staging folder (nbgrader's submitted_directory) and the review record."""
     stage = root / "autograded" / STAGING / f"{student}.{assignment}.{os.getpid()}.{threading.get_ident()}"
@@ -162,20 +164,14 @@ def _stage(root: Path, student: str, assignment: str, trust: bool, stage: Path) 
     released = {p.name: p for p in sorted((root / "release" / assignment).glob("*.ipynb"))}
     for name, release_path in released.items():
         path = src / name
-        if problem:
-            nb, why = None, f"the notebook cannot be read: {problem}"
-        elif not os.path.lexists(path):
+        if not problem and not os.path.lexists(path):
             continue  # nbgrader gives a missing notebook 0
-        else:
-            nb, why = sc.load_submission(path, trusted=top)
-        source_path = root / "source" / assignment / name
-        source_nb = json.loads(source_path.read_text())
-        out, report = sc.sanitise(nb, json.loads(release_path.read_text()), source_nb, trust)
-        if why:
-            report.notes.insert(0, why)
-        (dest / name).write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n")
-        _, owner = sc.exercises(source_nb)
-        review["notebooks"][Path(name).stem] = {"scan": report.to_dict(), "owner": owner}
+        # nbgrader grades a notebook it finds here; what it grades is read from submitted/, rebuilt and
+        # scanned by the RebuildAndScan sanitize preprocessor (which fills the review's "notebooks"). A
+        # regular file is copied as it is; one refused (a link, a fifo, a folder that is not one) stands in
+        # as the release, and RebuildAndScan grades it blank with the reason.
+        data, _ = (None, "") if problem else sc.read_regular(path, sc.MAX_NOTEBOOK_BYTES, trusted=top)
+        (dest / name).write_bytes(release_path.read_bytes() if data is None else data)
     if problem:
         review["notes"].append(problem)
     else:

@@ -15,7 +15,7 @@ MAX_NOTEBOOK_BYTES = 50 * 2 ** 20
 
 
 def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"),
+    for test, name in ((stat.S_ISREG, "a file"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"),
                        (stat.S_ISBLK, "a device"), (stat.S_ISDIR, "a folder"), (stat.S_ISLNK, "a symbolic link")):
         if test(mode):
             return name
@@ -36,7 +36,7 @@ def read_regular(path: Path, limit: int, trusted: Path | None = None) -> tuple[b
             shown, last = "/".join((trusted.name, *parts[:i + 1])), i == len(parts) - 1
             st = os.stat(part, dir_fd=fds[-1], follow_symlinks=False)
             if stat.S_ISLNK(st.st_mode):
-                return None, f"{shown} is a symbolic link (not followed: hand in the file itself)"
+                return None, f"{shown} is a symbolic link (not followed: hand in the {'file' if last else 'folder'} itself)"
             if not last and not stat.S_ISDIR(st.st_mode):
                 return None, f"{shown} is not a folder but {_kind(st.st_mode)}"
             if last and not stat.S_ISREG(st.st_mode):
