@@ -174,10 +174,13 @@ def bwrap_args(home: Path, env: dict[str, str], limits: Limits, hide: list[Path]
     for key, value in env.items():
         args += ["--setenv", key, value]
     args += system_binds()
-    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(limits.tmp_mb << 20), "--tmpfs", "/tmp"]
+    tmp = ["--size", str(limits.tmp_mb << 20), "--tmpfs"]
+    args += ["--proc", "/proc", "--dev", "/dev", *tmp, "/dev/shm", *tmp, "/tmp"]
     for path in needed:  # (after /tmp: a checkout in /tmp stays visible)
         args += ["--ro-bind", str(path), str(path)]
-    return args + ["--bind", str(home), str(home), "--chdir", str(home)]
+    # the root bwrap builds (a tmpfs holding the mount points) and its /dev read-only too: writable are
+    # only /tmp, /dev/shm and the private folder
+    return args + ["--bind", str(home), str(home), "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", str(home)]
 
 
 # ------------------------------------------------------------------------------------------------
