@@ -50,6 +50,7 @@ try:
     from cnngrader import constants as _grading
     from cnngrader.preprocessors import GuardedExecute, HideHiddenTests, RebuildAndScan
     from cnngrader.scan.exporter import SubmissionExporter
+    from cnngrader.scan.review_hook import GraderReview
     from cnngrader.scan.timestamp_hook import GraderTimestamp
 except ImportError as _err:  # a copy of the release without the grader: students validating need none of it
     print(f"nbgrader_config.py: the course grader is unavailable ({_err}); autograding and feedback are disabled",
@@ -71,7 +72,8 @@ else:
     #   `python -m cnngrader --trust STUDENT` runs a flagged student's code as written); nbgrader's own
     #   sanitize steps follow;
     # - the submission time is the grader's, not a timestamp.txt of the student's (pre-convert hook,
-    #   cnngrader/scan/timestamp_hook.py);
+    #   cnngrader/scan/timestamp_hook.py); after grading, the review file and the gradebook comments
+    #   explain what was flagged (post-convert hook, cnngrader/scan/review_hook.py);
     # - nbgrader copies no other file of a submitted/<student>/<assignment>/ folder: its copy follows links
     #   and reads devices, and a file beside the notebook (a fake cnnlib/) would reach the grading kernel.
     #   Its only switch is CourseDirectory.ignore: nbgrader joins each glob to the folder being copied, and
@@ -84,6 +86,8 @@ else:
                                           OverwriteCells, CheckCellMetadata]
     c.RebuildAndScan.submitted_directory = c.CourseDirectory.submitted_directory
     c.Autograde.pre_convert_hook = GraderTimestamp(HERE / c.CourseDirectory.submitted_directory)
+    c.Autograde.post_convert_hook = GraderReview(HERE, HERE / c.CourseDirectory.submitted_directory,
+                                                 c.CourseDirectory.db_url)
     c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback",  # (nbgrader's defaults)
                                 glob.escape(str(HERE / c.CourseDirectory.submitted_directory)) + "/*/*"]
     # Then each submission runs in the sandboxed grading kernel, cell by cell under the grader's

@@ -56,7 +56,9 @@ def with_answer_prefix(nb_path: Path, solution: str, prefix: str) -> None:
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     """A course copy with the six students, graded first by plain nbgrader, then by python -m cnngrader.
-    Returns (course, scores by plain nbgrader, scores by python -m cnngrader, the plain runs' outputs)."""
+    Returns (course, scores by plain nbgrader, scores by python -m cnngrader, the plain runs' outputs, what
+    plain nbgrader left in autograded/full/<assignment>/, full's submission time in the gradebook, and how
+    plain nbgrader explained the tampering student)."""
     make = load_script("make_submissions")
     course = course_copy(tmp_path_factory.mktemp("formgrader") / "course")
     submitted = course / "submitted"
@@ -95,9 +97,12 @@ def graded(tmp_path_factory):
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         stamp = gb.find_submission(ASSIGNMENT, "full").timestamp
+        comment = gb.find_comment("conv1d_solution", NOTEBOOK, ASSIGNMENT, "tamper").auto_comment
+    review = json.loads((course / "autograded" / "tamper" / f"{ASSIGNMENT}.review.json").read_text())
+    explained = {"comment": comment, "needs_review": review.get("needs_review")}
     app = run_autograde(course, "--assignment", ASSIGNMENT, "--force", "--trust", "trusted", "--no-feedback")
     assert app.returncode == 0, app.stdout[-3000:] + app.stderr[-3000:]
-    return course, plain, scores(course), runs, copied, stamp
+    return course, plain, scores(course), runs, copied, stamp, explained
 
 
 def expected() -> dict[str, dict[str, float]]:
@@ -151,8 +156,17 @@ def test_the_tampering_cell_is_not_run_and_its_exercise_explained(graded):
 def test_plain_nbgrader_copies_nothing_the_student_put_beside_the_notebook(graded):
     """No link followed, no fifo or device read, no fake package next to the graded notebook; the grader's
     timestamp and the exchange's secret are there for feedback and release_feedback."""
-    course, _, _, _, copied, stamp = graded
+    course, _, _, _, copied, stamp, _ = graded
     assert copied == [f"{NOTEBOOK}.ipynb", "submission_secret.txt", "timestamp.txt"], copied
     assert stamp.year != 2000, stamp  # the submission time is the grader's, not the student's timestamp.txt
     folder = course / "submitted" / "full" / ASSIGNMENT
     assert (folder / "timestamp.txt").read_text() != "2000-01-01 00:00:00.000000 UTC\n"
+
+
+def test_plain_nbgrader_explains_a_flagged_exercise_as_the_grader_does(graded):
+    """The formgrader shows the reason in the gradebook (the exercise's comment), and the review file lists
+    the student for review, before python -m cnngrader ever ran."""
+    *_, explained = graded
+    assert explained["comment"].startswith("[autograder] the code of this exercise") and \
+        "cnnlib.grading" in explained["comment"], explained
+    assert any("cnnlib.grading" in reason for reason in explained["needs_review"]), explained

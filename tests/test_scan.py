@@ -23,6 +23,7 @@ from cnngrader import scan
 from cnngrader.constants import META
 from cnngrader.preprocessors import RebuildAndScan
 from cnngrader.scan.exporter import SubmissionExporter
+from cnngrader.scan.review_hook import GraderReview
 from cnngrader.scan.timestamp_hook import GraderTimestamp
 
 ASSIGNMENT, NOTEBOOK = "01_convolution", "convolution"
@@ -274,6 +275,7 @@ def test_the_config_reads_and_scans_first(course_config):
     assert config.Autograde.exporter_class is SubmissionExporter
     assert config.RebuildAndScan.submitted_directory == config.CourseDirectory.submitted_directory
     assert isinstance(config.Autograde.pre_convert_hook, GraderTimestamp)
+    assert isinstance(config.Autograde.post_convert_hook, GraderReview)
 
 
 def test_nbgrader_copies_nothing_from_a_submitted_folder_and_the_rest_as_before(course_config):
