@@ -826,7 +826,10 @@ sub = ctx.socket(zmq.SUB)
 sub.setsockopt(zmq.SUBSCRIBE, b"")
 sub.setsockopt(zmq.LINGER, 0)
 seen, connected, heard = set(), [], []
-deadline = time.monotonic() + 20
+try:  # (tests/test_hostile.py runs it outside the sandbox for less time)
+    deadline = time.monotonic() + SCAN_SECONDS
+except NameError:
+    deadline = time.monotonic() + 20
 while time.monotonic() < deadline:
     for host, port, uid in listening() - seen:
         seen.add((host, port, uid))
@@ -869,12 +872,15 @@ def own_file():
     return next((os.path.realpath(args[i + 1].decode()) for i, a in enumerate(args[:-1]) if a == b"-f"), "")
 
 
-roots = [sep + "tmp", sep + "var" + sep + "tmp", sep + "dev" + sep + "shm", sep + "run", sep + "root", sep + "home",
-         os.path.expanduser("~")]
-try:
-    roots.append(_load("jupyter_core.paths").jupyter_runtime_dir())
-except Exception:
-    pass
+try:  # (tests/test_hostile.py runs it outside the sandbox on a folder of its own, with ROOTS set)
+    roots, cmdlines = list(ROOTS), False
+except NameError:
+    roots, cmdlines = [sep + "tmp", sep + "var" + sep + "tmp", sep + "dev" + sep + "shm", sep + "run", sep + "root",
+                       sep + "home", os.path.expanduser("~")], True
+    try:
+        roots.append(_load("jupyter_core.paths").jupyter_runtime_dir())
+    except Exception:
+        pass
 files, todo, looked = set(), [pathlib.Path(r) for r in roots], 0
 while todo and looked < 50_000:
     folder = todo.pop()
@@ -891,7 +897,7 @@ while todo and looked < 50_000:
                 files.add(str(e))
         except OSError:
             pass
-for d in proc.iterdir():
+for d in proc.iterdir() if cmdlines else []:
     if d.name.isdigit():
         try:
             args = (d / "cmdline").read_bytes().split(b"\0")
@@ -973,10 +979,12 @@ print("PROC-SPY-DONE", len(pids), "processes")
 GRADE_WRITER = "# Change the grades: the gradebook (SQLite or PostgreSQL) and other students' files\n" + _PRE + r'''
 TARGETS = __HOSTILE_TARGETS__
 me = os.getuid()
-found, todo, looked = [], [pathlib.Path(sep + n) for n in ("work", "tmp", "root", "home", "srv", "var", "opt", "run")], 0
-for d in proc.iterdir():
-    if d.name.isdigit():
-        todo.append(d / "cwd")
+try:  # (tests/test_hostile.py runs it outside the sandbox on a course copy only, with ROOTS set)
+    todo = [pathlib.Path(r) for r in ROOTS]
+except NameError:
+    todo = [pathlib.Path(sep + n) for n in ("work", "tmp", "root", "home", "srv", "var", "opt", "run")]
+    todo += [d / "cwd" for d in proc.iterdir() if d.name.isdigit()]
+found, looked = [], 0
 while todo and looked < 200_000:
     folder = todo.pop()
     try:
