@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, ClearOutput,
                                     DeduplicateIds, GetGrades, IgnorePattern, LimitOutput, OverwriteCells,
                                     OverwriteKernelspec, SaveAutoGrades)
@@ -88,7 +89,7 @@ else:
     c.Autograde.pre_convert_hook = GraderTimestamp(HERE / c.CourseDirectory.submitted_directory)
     c.Autograde.post_convert_hook = GraderReview(HERE, HERE / c.CourseDirectory.submitted_directory,
                                                  c.CourseDirectory.db_url)
-    c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback",  # (nbgrader's defaults)
+    c.CourseDirectory.ignore = [*CourseDirectory().ignore,  # (nbgrader's defaults, and:)
                                 glob.escape(str(HERE / c.CourseDirectory.submitted_directory)) + "/*/*"]
     # Then each submission runs in the sandboxed grading kernel, cell by cell under the grader's
     # control (cnngrader/preprocessors/guarded_execute.py; cnngrader/sandbox/). Test cells the
