@@ -126,6 +126,47 @@ def grading_processes(uids=None) -> list[str]:
     return found
 
 
+def uid_in_use(uid: int) -> bool:
+    """Whether a grader (this run's or a concurrent one's) holds ``uid`` now (its lock file, see allocate_uid)."""
+    lock = processes.uid_lock_dir() / f"{uid}.lock"
+    if not lock.exists():
+        return False
+    with open(lock, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
+def leftover_processes(uids) -> list[str]:
+    """Processes of ``uids`` that no running grader answers for: their uid is free, or they are orphans (every
+    ancestor up to init is a grading process too: a daemon), so a concurrent grader that got the same uid
+    again does not count."""
+    grading = set(grading_uids())
+
+    def orphan(pid: str) -> bool:
+        while pid not in ("0", "1"):
+            try:
+                pid = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
+                if pid not in ("0", "1") and os.stat(f"/proc/{pid}").st_uid not in grading:
+                    return False
+            except (OSError, IndexError):
+                return False
+        return True
+
+    left = []
+    for pid in grading_processes(uids):
+        try:
+            uid = os.stat(f"/proc/{pid}").st_uid
+        except OSError:
+            continue
+        if not uid_in_use(uid) or orphan(pid):
+            left.append(pid)
+    return left
+
+
 def run_uids(course: Path) -> set[int]:
     """The uids the run's kernels had (the grader logs each), so that a concurrent run's are not counted."""
     return {int(u) for log in course.glob("autograded/*/*.log")
@@ -419,7 +460,7 @@ def test_resource_limits_contain_the_greedy_and_the_endless(graded):
     flood = course / "autograded" / "output_flood" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
     assert flood.stat().st_size < 10 * 2 ** 20, flood.stat().st_size
     # and nothing of the sandbox is left behind
-    assert not set(grading_processes()) - graded.before, "grading processes left running"
+    assert not leftover_processes(run_uids(course) or grading_uids()), "grading processes left running"
     assert not list((course / "autograded" / autograde.STAGING).glob("*")), "staging copies left behind"
     if IS_ROOT:
         for uid in grading_uids()[:8]:
@@ -544,7 +585,7 @@ def test_nothing_is_left_behind(run):
     assert "DAEMON-DONE" in outputs(autograded(run.course, "daemon_leftover"))
     uids = run_uids(run.course)
     assert uids and uids <= set(grading_uids()), uids
-    left = [p for p in grading_processes(uids) if p not in run.before]
+    left = leftover_processes(uids)
     assert not left, [(p, Path(f"/proc/{p}/comm").read_text().strip()) for p in left if Path(f"/proc/{p}").exists()]
     assert not sysv_of(uids)
     assert not files_of(uids)
@@ -683,7 +724,7 @@ def test_the_leftover_checks_find_a_daemon_where_nothing_protects_it(tmp_path):
                             corpus.DAEMON], env=env, cwd=tmp_path, stdout=out, stderr=out, timeout=120, check=True)
         assert "DAEMON-DONE" in (tmp_path / "out.txt").read_text()
         time.sleep(1)
-        left = grading_processes([uid])
+        left = leftover_processes([uid])
         assert left and "kworker/0:1" in {Path(f"/proc/{p}/comm").read_text().strip() for p in left}, left
         files = files_of([uid])
         assert any("cnn-left-behind" in f for f in files) and any("cnn-daemon.sock" in f for f in files), files

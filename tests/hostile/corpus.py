@@ -295,7 +295,8 @@ try:
 except NameError:
     DRY_RUN = False
 sep = chr(47)
-secrets = ("_g.check_pool_swap(pool_cnn, n=5)", "BEGIN HIDDEN", "nn.MaxPool2d(2),          # 8 x 7 x 7")
+secrets = ("_g.check_pool_swap(pool_cnn, n=5)", "BEGIN HIDDEN", "nn.MaxPool2d(2),          # 8 x 7 x 7",
+           "CANARY-" + "ANSWER", "CANARY-" + "HIDDEN")  # (the canaries of net_victim's answers, the hidden tests)
 skip = {".venv", "venv", ".git", ".library", "site-packages", "node_modules", "__pycache__", "proc", "sys", "dev"}
 try:
     todo = [pathlib.Path(r) for r in ROOTS]
@@ -1001,7 +1002,7 @@ while todo and looked < 200_000:
             if e.is_dir():
                 if e.name not in (".git", "site-packages", "node_modules", ".library", "__pycache__"):
                     todo.append(e)
-            elif e.name in ("gradebook.db", "password") or e.suffix == ".ipynb":
+            elif e.name in ("gradebook.db", "password") or e.suffix in (".ipynb", ".html"):
                 found.append(e)
         except OSError:
             pass
@@ -1033,7 +1034,7 @@ for p in found:
             print("LEAK read", [r[0] for r in db.execute("SELECT source FROM source_cell")][:3])
         except Exception as err:
             print("gradebook", p, type(err).__name__)
-    elif p.suffix == ".ipynb":
+    elif p.suffix in (".ipynb", ".html"):
         try:
             with open(p, "a") as f:
                 f.write(" ")
