@@ -382,4 +382,6 @@ def test_a_cell_that_ignores_interrupts_gets_its_kernel_restarted(tmp_path):
     stubborn = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
     nb, report = graded(tmp_path, ["x = 41", stubborn, "print('after', x + 1)"], timeout=5, interrupt_grace=3)
     assert "KernelDiedError" in texts(nb.cells[1]) and len(report["crashes"]) == 1, report
+    # (killed by the own-time watcher after its grace, not by the wall-time backstop)
+    assert "did not stop when interrupted: its kernel was restarted" in report["crashes"][0]["why"], report
     assert texts(nb.cells[2]).strip() == "after 42", texts(nb.cells[2])  # (the first cell was replayed)
