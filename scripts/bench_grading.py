@@ -23,14 +23,16 @@ import time
 from datetime import date
 from pathlib import Path
 
-import make_submissions  # scripts/ is on sys.path when this file runs as a script
-
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 
 
 def make_course(dest: Path, n_students: int, only: str | None = None) -> Path:
     """A course copy with n_students submissions cycling through the example class (or only `only`)."""
+    # (imported here: scripts/ is on sys.path when this file runs as a script, and the tests that load it
+    # for `profile` alone do not need it)
+    import make_submissions
+
     make_submissions.course_copy(dest)
     staging = dest / "_examples"
     examples = make_submissions.write_class(staging)
