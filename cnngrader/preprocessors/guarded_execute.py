@@ -55,7 +55,7 @@ from cnngrader.cell_clock import CellClock, kernel_process, run_delay
 from cnngrader.constants import KERNEL_NAME, META
 from cnngrader.sandbox import launcher as sandbox_kernel
 from cnngrader.preprocessors.hide_hidden_tests import hidden_test_lines, sanitize_markdown_cells
-from cnngrader.sandbox.processes import (IS_ROOT, allocate_uid, ancestors, bwrap_check, cgroup_processes,
+from cnngrader.sandbox.processes import (IS_ROOT, allocate_uid, bwrap_check, cgroup_processes,
                                          descendants, folder_usage, kill_all, kill_uid, make_cgroups,
                                          processes_of, pss_bytes, remove_cgroups, remove_uid_leftovers)
 
@@ -229,11 +229,9 @@ class GuardedExecute(Execute):
         return ([pid] + descendants(pid)) if pid else []
 
     def _reap_strays(self) -> int:
-        """Kill the processes a cell left behind: all the kernel's but ipykernel and the chain that started
-        it (the launcher, bubblewrap and its pid 1)."""
-        main = self._kernel_main_pid()
-        keep = {main, *ancestors(main)} if main else set()
-        return kill_all(self._kernel_processes, keep=keep)
+        """Kill the processes a cell left behind: all the kernel's but those that ran when it had started,
+        before any student code (the launcher, bubblewrap, its pid 1, ipykernel)."""
+        return kill_all(self._kernel_processes, keep=getattr(self, "_kernel_chain", set()))
 
     def _oom_note(self) -> str:
         """Why the kernel died, when its memory cgroup says it ran out (and resets the count)."""
@@ -464,7 +462,9 @@ class GuardedExecute(Execute):
         info_msg = self.wait_for_reply(self.kc.kernel_info())
         # the process that runs the cells, found while nothing of the student's has run (a process of theirs
         # could look like it later)
-        self._main_pid = kernel_process(self._kernel_pid()) if self._kernel_pid() else None
+        launcher = self._kernel_pid()
+        self._main_pid = kernel_process(launcher) if launcher else None
+        self._kernel_chain = {launcher, *descendants(launcher)} if launcher else set()
         self.nb.metadata["language_info"] = info_msg["content"]["language_info"]
         self._install_guard()
 
@@ -480,6 +480,7 @@ class GuardedExecute(Execute):
                     os.kill(pid, signal.SIGKILL)
                 except OSError:
                     pass
+            self._empty_home()  # a fresh kernel, a fresh folder (the replay writes again what the cells wrote)
             run_sync(self.km.restart_kernel)(now=True)
             self.start_new_kernel_client()
             self._after_kernel_start()
@@ -497,6 +498,21 @@ class GuardedExecute(Execute):
                 return False
         self._reap_strays()
         return True
+
+    def _empty_home(self) -> None:
+        """Remove what the kernel left in its private folder (links removed, never followed)."""
+        home = getattr(self, "_home", None)
+        if home is None:
+            return
+        with os.scandir(home) as entries:
+            for entry in list(entries):
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        shutil.rmtree(entry.path)
+                    else:
+                        os.unlink(entry.path)
+                except OSError as err:
+                    self.log.warning("could not remove %s from the kernel's folder: %s", entry.path, err)
 
     async def _async_run_silently(self, source: str):
         msg_id = self.kc.execute(source, store_history=True, stop_on_error=False, allow_stdin=False)

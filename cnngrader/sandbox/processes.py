@@ -321,6 +321,7 @@ def sandbox_summary() -> str:
     groups = make_cgroups(f"cnn-grading-probe-{os.getpid()}", 1 << 30, 16)
     remove_cgroups(groups)
     return (f"sandbox: {sandbox}; a uid of its own per kernel, "
-            + ("" if bwrap else "so the course files are protected by their permissions only (chmod -R go-rwx "
-                                "source submitted autograded feedback gradebook.db), and it has the network; ")
+            + ("" if bwrap else "but each kernel sees the whole machine: the course files are protected by "
+                                "their permissions only (chmod -R go-rwx source submitted autograded feedback "
+                                "gradebook.db), and it has the network; ")
             + ("cgroups for memory and processes" if groups else "no cgroups (memory watchdog)"))
