@@ -6,11 +6,12 @@
     python -m cnngrader --db postgresql+psycopg2://user:pw@127.0.0.1:5433/gradebook
 
 Steps (each in its module of cnngrader/run/):
- 0. sanitise every submission into a private staging copy (cnngrader/run/staging.py, cnngrader/scan): the
-    notebook is rebuilt on the released one (locked and test cells from the instructor, whatever the
-    student did to them), nothing else of the submission folder is kept, and student code that tampers
-    with grading is not run (its exercise scores 0 and the student is listed for manual review;
-    ``--trust STUDENT`` after a review found it honest);
+ 0. copy every submission into a private staging copy (cnngrader/run/staging.py): its notebooks,
+    nothing else of the submission folder; nbgrader's first sanitize preprocessor (RebuildAndScan,
+    cnngrader/preprocessors/rebuild_and_scan.py, as for the formgrader's Autograde button) rebuilds each
+    notebook on the released one (locked and test cells from the instructor, whatever the student did to
+    them) and does not run student code that tampers with grading (its exercise scores 0 and the student
+    is listed for manual review; ``--trust STUDENT`` after a review found it honest);
  1. sync the gradebook with source/ (cnngrader/run/gradebook.py): ``nbgrader generate_assignment`` of each
     submitted assignment into a temporary folder (release/ is left alone), which records its notebooks,
     cells and points;

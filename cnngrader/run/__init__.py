@@ -1,6 +1,6 @@
 """Grading a class, step by step (the machinery of ``python -m cnngrader``, cnngrader/apps/autograde.py):
 
-    staging.py      find the submissions under submitted/, stage each one (rebuilt and scanned, cnngrader/scan)
+    staging.py      find the submissions under submitted/, stage a private copy of each for nbgrader
     gradebook.py    the gradebook: its URL, recording assignments and students, review comments, scores
     workers.py      nbgrader commands in fork servers or fresh processes, run in parallel
     grading.py      one student: stage, autograde, feedback, retry, marker

@@ -1,4 +1,4 @@
-"""Finding the submissions under submitted/ and staging each one: a private, sanitised copy for nbgrader.
+"""Finding the submissions under submitted/ and staging each one: a private copy for nbgrader to grade.
 
 Step 0 of a run (cnngrader/apps/autograde.py): copy every submission into a private staging copy that
 nbgrader grades: the notebooks, nothing else of the submission folder. nbgrader's first sanitize
