@@ -21,13 +21,14 @@ import pytest
 
 from conftest import ROOT
 
+from cnngrader import constants
 from cnngrader.preprocessors.guarded_execute import GuardedExecute
 from cnngrader.sandbox import launcher, processes
 
 IS_ROOT = os.geteuid() == 0
 BWRAP, WHY = processes.bwrap_check()
-pytestmark = pytest.mark.skipif(not (IS_ROOT and BWRAP), reason="the sandbox runs kernels as a uid of their own "
-                                f"only as root, and needs bubblewrap ({WHY or 'not root'})")
+sandboxed = pytest.mark.skipif(not (IS_ROOT and BWRAP), reason="the sandbox runs kernels as a uid of their own "
+                               f"only as root, and needs bubblewrap ({WHY or 'not root'})")
 NAMESPACES = ("user", "mnt", "pid", "net", "ipc", "uts", "cgroup")
 #: secrets in the grader's environment that no kernel may see (names and values)
 SECRETS = {"NBGRADER_DB_URL": f"postgresql://grader:{secrets.token_hex(8)}@localhost/gradebook",
@@ -98,6 +99,7 @@ def kernel(course):
             os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
 
 
+@sandboxed
 def test_every_namespace_is_the_kernels_own(kernel):
     """User, mount, pid, network, IPC, UTS and cgroup namespaces: none shared with the grader."""
     shared = [ns for ns in NAMESPACES if os.readlink(f"/proc/{kernel.pid}/ns/{ns}") == os.readlink(f"/proc/self/ns/{ns}")]
@@ -108,6 +110,7 @@ def test_every_namespace_is_the_kernels_own(kernel):
     assert status["Groups"].strip() == "" and status["NoNewPrivs"].strip() == "1", status
 
 
+@sandboxed
 def test_no_network(kernel):
     """No interface but the namespace's own loopback (bubblewrap brings it up: it reaches only the kernel
     itself); a port listening on the grader's loopback and an abstract unix socket of the grader's (a
@@ -136,6 +139,7 @@ result = {{"names": names, "tcp": reach(socket.AF_INET, ("127.0.0.1", {port})),
     assert seen["tcp"] != "connected" and seen["abstract"] != "connected", seen
 
 
+@sandboxed
 def test_proc_shows_only_the_kernels_processes(kernel):
     seen = kernel.value("""
 import os
@@ -149,6 +153,7 @@ result = {"pids": pids, "me": os.getpid(), "cmdline": open("/proc/1/cmdline").re
     assert seen["environ"] == "", seen["environ"]
 
 
+@sandboxed
 def test_the_environment_is_the_allow_list(kernel):
     seen = kernel.value("""
 result = open("/proc/self/environ").read()""")
@@ -163,6 +168,7 @@ result = open("/proc/self/environ").read()""")
     assert env["HOME"] == str(kernel.ge._home) and "/root" not in seen, env
 
 
+@sandboxed
 def test_nothing_of_the_course_or_the_homes_is_there(kernel, course):
     """Visible: the system, the Python installation and venv, cnnlib, the data, the kernel's own folders;
     not the course (solutions, submissions, the gradebook), the repository (source/, tests/, .git), /root
@@ -203,6 +209,7 @@ result = [p for p in {[str(p) for p in absent]!r} if os.path.lexists(p)]""")
     assert present == [], present
 
 
+@sandboxed
 def test_the_root_is_read_only(kernel):
     """Writes fail everywhere (read-only file system, whatever the permissions) but in the kernel's own
     folder, /tmp and /dev/shm."""
@@ -229,6 +236,7 @@ result = {{"tries": {{p: attempt(p) for p in {places!r} + [{home!r}, "/tmp", "/d
     assert set(seen["writable"]) - devices == {"/proc", "/tmp", "/dev/shm", home}, seen["writable"]
 
 
+@sandboxed
 def test_the_kernel_holds_no_descriptor_of_the_graders(kernel):
     """Every open file of the sandbox's processes, seen by root from outside: no file of the grader's (its
     stdout and stderr, nbgrader's log), regular files only inside the kernel's folder."""
@@ -251,6 +259,7 @@ def test_the_kernel_holds_no_descriptor_of_the_graders(kernel):
                     assert target.startswith(str(kernel.ge._home) + "/"), f"process {pid} holds {target}"
 
 
+@sandboxed
 def test_its_sockets_are_for_it_and_root_only(kernel):
     """The kernel talks over unix sockets in its folder (0700, its uid's): another uid cannot connect."""
     info = json.loads(Path(kernel.ge.km.connection_file).read_text())
@@ -268,6 +277,7 @@ def test_its_sockets_are_for_it_and_root_only(kernel):
         assert out == "PermissionError", (uid, out)
 
 
+@sandboxed
 def test_sysv_ipc_and_tmp_are_private_and_die_with_the_kernel(tmp_path):
     """SysV objects and files in /tmp and /dev/shm a kernel makes are in its namespaces only (the grader's
     machine never sees them) and gone for the next kernel of the same uid."""
@@ -299,6 +309,7 @@ result = {"rows": rows, "planted": planted}"""
         assert second.value(look) == {"rows": {"shm": [], "msg": [], "sem": []}, "planted": []}
 
 
+@sandboxed
 def test_a_double_forked_process_dies_with_the_kernel(tmp_path):
     """A process the kernel double-forks into a session of its own is still in the kernel's pid namespace
     and dies with it: killing ipykernel alone (no cleanup by the grader) takes it."""
@@ -327,6 +338,7 @@ if os.fork() == 0:
         assert not processes.alive(orphan.pid), "the orphan outlived its kernel"
 
 
+@sandboxed
 def test_memory_and_process_limits_hold(tmp_path):
     with Kernel(tmp_path, limits='{"memory_mb": 1200, "processes": 48}') as k:
         # all the kernel's processes together: a child that touches 1.5 GB is killed (the cgroup), the
@@ -373,6 +385,7 @@ def texts(cell) -> str:
     return "\n".join(o.get("text", "") or f"{o.get('ename')}: {o.get('evalue')}" for o in cell.outputs)
 
 
+@sandboxed
 def test_an_endless_cell_is_interrupted_and_the_next_cell_runs(tmp_path):
     nb, report = graded(tmp_path, ["x = 41", "while True:\n    pass", "print('next', x + 1)"], timeout=5,
                         wall_factor=60)
@@ -380,6 +393,7 @@ def test_an_endless_cell_is_interrupted_and_the_next_cell_runs(tmp_path):
     assert texts(nb.cells[2]).strip() == "next 42" and not report["crashes"], (texts(nb.cells[2]), report)
 
 
+@sandboxed
 def test_a_cell_that_ignores_interrupts_gets_its_kernel_restarted(tmp_path):
     stubborn = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
     nb, report = graded(tmp_path, ["x = 41", stubborn, "print('after', x + 1)"], timeout=5, interrupt_grace=3,
@@ -388,3 +402,26 @@ def test_a_cell_that_ignores_interrupts_gets_its_kernel_restarted(tmp_path):
     # (killed by the own-time watcher after its grace, not by the wall-time backstop)
     assert "did not stop when interrupted: its kernel was restarted" in report["crashes"][0]["why"], report
     assert texts(nb.cells[2]).strip() == "after 42", texts(nb.cells[2])  # (the first cell was replayed)
+
+
+@pytest.fixture
+def no_bubblewrap(monkeypatch):
+    """The machine as one without bubblewrap (the tool's name changed to one that is not installed)."""
+    monkeypatch.setattr(constants, "SANDBOX_TOOL", "bwrap-not-installed-here")
+    processes.bwrap_check.cache_clear()
+    yield
+    processes.bwrap_check.cache_clear()
+
+
+def test_the_run_header_says_when_there_is_no_bubblewrap(no_bubblewrap):
+    line = processes.sandbox_summary()
+    assert "NO bubblewrap" in line and "apt-get install bubblewrap" in line, line
+    assert ("permissions only" in line and "network" in line) if IS_ROOT else "what this user can" in line, line
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="kernels get a uid of their own only when grading runs as root")
+def test_without_bubblewrap_a_kernel_still_runs_as_its_uid_with_the_allow_list(tmp_path, no_bubblewrap):
+    with Kernel(tmp_path) as k:
+        seen = k.value("import os\nresult = [os.getuid(), sorted(os.environ)]")
+    assert seen[0] == k.ge._uid and seen[0] != 0
+    assert not {"NBGRADER_DB_URL", "PGPASSWORD"} & set(seen[1]), seen[1]
