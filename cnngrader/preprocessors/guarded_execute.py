@@ -373,6 +373,11 @@ class GuardedExecute(Execute):
                 continue
             if msg["parent_header"].get("msg_id") == msg_id:
                 return msg["content"].get("user_expressions", {}).get("r", {})
+            cell = (self._last_reply or {}).get("parent_header", {}).get("msg_id")
+            if msg.get("msg_type") == "execute_reply" and cell and msg["parent_header"].get("msg_id") == cell:
+                # a second reply to the cell just run: the kernel answers each request once, so the first was
+                # sent by the cell's code (it has the session key) and this one, sent after, is the kernel's
+                self._second_replies.append(msg)
 
     _probe_raw = run_sync(_async_probe_raw)
 
@@ -405,9 +410,14 @@ class GuardedExecute(Execute):
         if not hmac.compare_digest(mac, expected):
             return ["the integrity guard's answer was forged"]
         result = json.loads(payload)
+        forged = []
+        if self._second_replies:  # (the probe's reply comes after the cell's real one: same channel, in order)
+            real = self._second_replies[-1]["content"].get("status")
+            forged = [f"the cell's code sent a forged reply to the grader (the kernel's own said: {real})"]
+            self._second_replies.clear()
         if result.get("moved"):
             self.log.info("names shadowing builtins moved away for a graded cell: %s", result["moved"])
-        return list(result.get("changes", []))
+        return forged + list(result.get("changes", []))
 
     # -- running the notebook ------------------------------------------------------------------------
 
@@ -438,7 +448,7 @@ class GuardedExecute(Execute):
         self.reset_execution_trackers()
         self._check_assign_resources(resources)
         self._output_bytes, self._output_capped = {}, set()
-        self._cell_index, self._last_reply = None, None
+        self._cell_index, self._last_reply, self._second_replies = None, None, []
         self._watch = builtin_names_read([c.source for c in nb.cells if utils.is_grade(c) and c.cell_type == "code"])
         self.report = {"integrity": [], "crashes": [], "not_run": [], "notes": []}
         self._uid, self._uid_lock, self._cgroups, self._watchdog_note = None, None, [], ""
