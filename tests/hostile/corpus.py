@@ -792,6 +792,12 @@ def hexaddr(addr):
     return "::1"
 
 
+try:  # (tests/test_hostile.py runs it outside the sandbox on its stand-in's port only)
+    only = set(ONLY_PORTS)
+except NameError:
+    only = None
+
+
 def listening():
     found = set()
     for name in ("tcp", "tcp6"):
@@ -805,12 +811,16 @@ def listening():
                 continue
             addr, port = f[1].rsplit(":", 1)
             host = hexaddr(addr)
+            if only is not None and int(port, 16) not in only:
+                continue
             found.add(("127.0.0.1" if host == "0.0.0.0" else host, int(port, 16), int(f[7])))
     return found
 
 
 def unix_listening():
     found = set()
+    if only is not None:
+        return found
     try:
         rows = (proc / "net" / "unix").read_text().splitlines()[1:]
     except OSError:
@@ -934,7 +944,10 @@ print("CONN-FILES-DONE", len(files), "json files,", looked, "entries looked at, 
 PROC_SPY = "# What /proc tells about the grader: environments, command lines, folders, open files\n" + _PRE + r'''
 me, parent = os.getuid(), os.getppid()
 print("PROC self environ:", (proc / "self" / "environ").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
-pids = sorted({d.name for d in proc.iterdir() if d.name.isdigit()} | {str(parent), "1"}, key=int)
+try:  # (tests/test_hostile.py runs it outside the sandbox on its parent only)
+    pids = [str(parent)] if ONLY_PARENT else []
+except NameError:
+    pids = sorted({d.name for d in proc.iterdir() if d.name.isdigit()} | {str(parent), "1"}, key=int)
 print("PROC parent", parent, "pids", pids[:50])
 for pid in pids:
     d = proc / pid
@@ -980,10 +993,11 @@ print("PROC-SPY-DONE", len(pids), "processes")
 GRADE_WRITER = "# Change the grades: the gradebook (SQLite or PostgreSQL) and other students' files\n" + _PRE + r'''
 TARGETS = __HOSTILE_TARGETS__
 me = os.getuid()
-try:  # (tests/test_hostile.py runs it outside the sandbox on a course copy only, with ROOTS set)
-    todo = [pathlib.Path(r) for r in ROOTS]
+try:  # (tests/test_hostile.py runs it outside the sandbox on a course copy only, with ROOTS set: then it must
+    # not touch anything else of the machine, no process's environment, no database server)
+    todo, machine = [pathlib.Path(r) for r in ROOTS], False
 except NameError:
-    todo = [pathlib.Path(sep + n) for n in ("work", "tmp", "root", "home", "srv", "var", "opt", "run")]
+    todo, machine = [pathlib.Path(sep + n) for n in ("work", "tmp", "root", "home", "srv", "var", "opt", "run")], True
     todo += [d / "cwd" for d in proc.iterdir() if d.name.isdigit()]
 found, looked = [], 0
 while todo and looked < 200_000:
@@ -1007,7 +1021,7 @@ while todo and looked < 200_000:
         except OSError:
             pass
 passwords = {"", "nbgrader", "postgres"}
-for d in proc.iterdir():
+for d in proc.iterdir() if machine else []:
     try:
         env = (d / "environ").read_bytes().decode(errors="ignore").split("\0")
     except OSError:
@@ -1046,8 +1060,8 @@ for p in found:
             print("LEAK planted next to", p)
         except OSError:
             pass
-ports = {port for kind, host, port in TARGETS if kind == "tcp"} | {5432, 5433}
-for name in ("tcp", "tcp6"):
+ports = {port for kind, host, port in TARGETS if kind == "tcp"} | ({5432, 5433} if machine else set())
+for name in ("tcp", "tcp6") if machine else ():
     try:
         rows = (proc / "net" / name).read_text().splitlines()[1:]
     except OSError:
