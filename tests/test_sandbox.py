@@ -165,7 +165,7 @@ result = open("/proc/self/environ").read()""")
     for key, value in SECRETS.items():
         assert key not in seen and value not in seen, key
     env = dict(item.split("=", 1) for item in seen.split("\0") if item)
-    assert env["HOME"] == str(kernel.ge._home) and "/root" not in seen, env
+    assert env["HOME"] == str(kernel.ge._home / launcher.HOME) and "/root" not in seen, env
 
 
 @sandboxed
@@ -212,10 +212,10 @@ result = [p for p in {[str(p) for p in absent]!r} if os.path.lexists(p)]""")
 @sandboxed
 def test_the_root_is_read_only(kernel):
     """Writes fail everywhere (read-only file system, whatever the permissions) but in the kernel's own
-    folder, /tmp and /dev/shm."""
+    folder (its sockets), HOME, /tmp and /dev/shm; HOME, /tmp and /dev/shm are sized tmpfs."""
     import cnnlib
 
-    home = str(kernel.ge._home)
+    folder, home = str(kernel.ge._home), str(kernel.ge._home / launcher.HOME)
     places = ["/", "/etc", "/usr", "/usr/local", "/root", "/dev", sys.prefix, str(Path(cnnlib.__file__).parent),
               str(Path(sys.base_prefix) / "lib")]
     seen = kernel.value(f"""
@@ -228,12 +228,15 @@ def attempt(folder):
     except OSError as err:
         return errno.errorcode[err.errno]
 writable = [line.split()[4] for line in open("/proc/self/mountinfo") if "rw" in line.split()[5].split(",")]
-result = {{"tries": {{p: attempt(p) for p in {places!r} + [{home!r}, "/tmp", "/dev/shm"]}}, "writable": writable}}""")
+sized = [line.split()[4] for line in open("/proc/self/mountinfo") if " tmpfs " in line and "size=" in line]
+result = {{"tries": {{p: attempt(p) for p in {places!r} + [{folder!r}, {home!r}, "/tmp", "/dev/shm"]}},
+          "writable": writable, "sized": sized}}""")
     tries = seen["tries"]
     assert {p: tries[p] for p in places} == {p: "EROFS" for p in places}, tries
-    assert [tries[p] for p in (home, "/tmp", "/dev/shm")] == ["written"] * 3, tries
+    assert [tries[p] for p in (folder, home, "/tmp", "/dev/shm")] == ["written"] * 4, tries
     devices = {"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", "/dev/pts"}
-    assert set(seen["writable"]) - devices == {"/proc", "/tmp", "/dev/shm", home}, seen["writable"]
+    assert set(seen["writable"]) - devices == {"/proc", "/tmp", "/dev/shm", folder, home}, seen["writable"]
+    assert {"/tmp", "/dev/shm", home} <= set(seen["sized"]), seen["sized"]
 
 
 @sandboxed

@@ -308,7 +308,7 @@ class GuardedExecute(Execute):
         """What the kernel (or bubblewrap, or the launcher) wrote to its stdout and stderr, for a kernel that
         did not start: read without following a link (the folder is the kernel's)."""
         try:
-            fd = os.open(self._home / sandbox_kernel.STDERR_FILE, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            fd = os.open(self._home / sandbox_kernel.HOME / sandbox_kernel.STDERR_FILE, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
             with os.fdopen(fd, "rb") as f:
                 f.seek(max(0, os.fstat(f.fileno()).st_size - 4000))
                 self.log.error("the grading kernel's output:\n%s", f.read().decode(errors="replace"))

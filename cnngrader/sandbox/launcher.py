@@ -19,8 +19,8 @@ allow-listed environment built from scratch (``launcher_env``), never its own. T
    the kernel's, root never writes there) and execs **bubblewrap** (``bwrap_args``), which runs ipykernel
    in new user, mount, pid, network, IPC, UTS and cgroup namespaces: no network (ipykernel talks to
    nbgrader over unix sockets in its private folder), a read-only root that holds only what the kernel
-   needs (``system_binds``, ``needed_paths``), its own /tmp, /proc and /dev, the private folder as HOME and
-   working folder, and nothing of the course. Only the allow-listed environment reaches it (``--clearenv``;
+   needs (``system_binds``, ``needed_paths``), its own /tmp, /proc and /dev, the private folder (connection
+   file, sockets) with a sized tmpfs in it as HOME and working folder, and nothing of the course. Only the allow-listed environment reaches it (``--clearenv``;
    bwrap's own environment is empty and its options come through a pipe, so neither /proc/1/environ nor
    /proc/1/cmdline in the sandbox shows them); stdin is /dev/null, stdout and stderr a file in the private
    folder, every other descriptor is closed, so the kernel holds none of the grader's files (its log, say).
@@ -64,8 +64,14 @@ SYS = ("/sys/devices/system/cpu",)
 #: what the kernel runs first: its children are reaped at once (a fork bomb's, killed after the cell,
 #: would otherwise linger as zombies that count against the process limit)
 REAP_CHILDREN = "import signal as _s; _s.signal(_s.SIGCHLD, _s.SIG_IGN); del _s"
-#: the kernel's stdout and stderr (C libraries, bubblewrap's own errors), in its private folder
+#: the kernel's stdout and stderr (C libraries, bubblewrap's own errors), in its HOME (the host's folder
+#: below the tmpfs: the grader reads it when a kernel does not start)
 STDERR_FILE = ".kernel-output"
+#: the kernel's HOME and working folder, in its private folder: in bubblewrap a tmpfs of its own (writes
+#: beyond its size fail, and its pages count against the kernel's memory cgroup)
+HOME = "home"
+#: the folders the kernel's libraries keep their caches and settings in (below HOME)
+CACHES = ("tmp", ".matplotlib", ".cache", ".config", ".ipython", ".runtime")
 
 
 @dataclass
@@ -178,9 +184,13 @@ def bwrap_args(home: Path, env: dict[str, str], limits: Limits, hide: list[Path]
     args += ["--proc", "/proc", "--dev", "/dev", *tmp, "/dev/shm", *tmp, "/tmp"]
     for path in needed:  # (after /tmp: a checkout in /tmp stays visible)
         args += ["--ro-bind", str(path), str(path)]
-    # the root bwrap builds (a tmpfs holding the mount points) and its /dev read-only too: writable are
-    # only /tmp, /dev/shm and the private folder
-    return args + ["--bind", str(home), str(home), "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", str(home)]
+    # the private folder (the connection file, the sockets) with HOME a sized tmpfs in it; the root bwrap
+    # builds (a tmpfs holding the mount points) and its /dev read-only: writable are only /tmp, /dev/shm,
+    # HOME and the private folder
+    args += ["--bind", str(home), str(home), *tmp, str(home / HOME)]
+    for sub in CACHES:
+        args += ["--dir", str(home / HOME / sub)]
+    return args + ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", str(home / HOME)]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -267,10 +277,11 @@ def read_settings(argv: list[str]) -> tuple[dict, list[str]]:
 
 
 def prepare_home(home: Path, connection: str) -> Path:
-    """The kernel's private folder, as the kernel's uid: its caches and its connection file."""
-    for sub in ("tmp", ".matplotlib", ".cache", ".config", ".ipython", ".runtime"):
-        (home / sub).mkdir(mode=0o700, exist_ok=True)
-    conn_file = home / ".runtime" / "kernel.json"
+    """The kernel's private folder, as the kernel's uid: HOME with its caches (in bubblewrap covered by the
+    tmpfs, which gets its own), and the connection file beside it."""
+    for sub in CACHES:
+        (home / HOME / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
+    conn_file = home / "kernel.json"
     fd = os.open(conn_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(connection)
@@ -279,9 +290,9 @@ def prepare_home(home: Path, connection: str) -> Path:
 
 def exec_kernel(kernel: list[str], env: dict[str, str], home: Path, bwrap: str | None, sandbox: list[str]) -> None:
     """Replace this process by bubblewrap running ``kernel`` (or by ``kernel`` itself, without bwrap): a
-    fresh environ, stdin /dev/null, stdout and stderr in ``home``, no other descriptor of the grader's."""
+    fresh environ, stdin /dev/null, stdout and stderr in a file in HOME, no other descriptor of the grader's."""
     null = os.open(os.devnull, os.O_RDONLY)
-    out = os.open(home / STDERR_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+    out = os.open(home / HOME / STDERR_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
     os.dup2(null, 0)
     os.dup2(out, 1)
     os.dup2(out, 2)
@@ -314,7 +325,7 @@ def main(argv: list[str]) -> None:
     uid = settings.get("uid")
     as_root = os.geteuid() == 0 and uid is not None
     home, bwrap = Path(settings["home"]), settings.get("bwrap")
-    env = clean_env(home, "/tmp" if bwrap else None)
+    env = clean_env(home / HOME, "/tmp" if bwrap else None)
     sandbox = []
     if bwrap:
         try:
