@@ -481,7 +481,7 @@ COURSE_FILES = ["autograded/README.md", "release/05_exercises/exercises.ipynb", 
                 "tests/submissions/a05_exercises.py", "cnngrader/apps/autograde.py", "cnngrader/run/staging.py",
                 "source/05_exercises/exercises.ipynb",
                 "cnngrader/preprocessors/guarded_execute.py", "cnngrader/sandbox/launcher.py",
-                "cnngrader/sandbox/kernel_guard.py", "cnngrader/scan/submission_check.py", "tests/hostile/corpus.py", "tests/hostile/build.py",
+                "cnngrader/sandbox/kernel_guard.py", "cnngrader/scan/rebuild.py", "tests/hostile/corpus.py", "tests/hostile/build.py",
                 "tests/test_hostile.py"]
 
 
