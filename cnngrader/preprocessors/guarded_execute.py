@@ -172,10 +172,12 @@ class GuardedExecute(Execute):
         spec.parent.chmod(0o700)
         self._home = self._spec_dir / "kernel"
         self._home.mkdir(mode=0o700)
+        (self._home / sandbox_kernel.SOCKETS).mkdir(mode=0o700)
         self._uid, self._uid_lock, self._cgroups = None, None, []
         if IS_ROOT:
             self._uid, self._uid_lock = allocate_uid(self.uid_base, self.uid_count)
             os.chown(self._home, self._uid, self._uid)
+            os.chown(self._home / sandbox_kernel.SOCKETS, self._uid, self._uid)
             self._cgroups = make_cgroups(f"cnn-grading-{self._uid}", self._lim.memory_mb << 20, self._lim.processes)
         bwrap, why = bwrap_check()
         if not bwrap:
@@ -286,7 +288,8 @@ class GuardedExecute(Execute):
         ksm = KernelSpecManager(kernel_dirs=[str(self._spec_dir / "kernelspec")], ensure_native_kernel=False)
         # unix sockets in the kernel's private folder (its network namespace has no interface to reach)
         self.km = self.kernel_manager_class(kernel_name=KERNEL_NAME, kernel_spec_manager=ksm, config=self.config,
-                                            transport="ipc", ip=str(self._home / "ipc"))
+                                            transport="ipc",
+                                            ip=str(self._home / sandbox_kernel.SOCKETS / "kernel"))
         try:
             import zmq
 

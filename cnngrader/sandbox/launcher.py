@@ -70,6 +70,9 @@ STDERR_FILE = ".kernel-output"
 #: the kernel's HOME and working folder, in its private folder: in bubblewrap a tmpfs of its own (writes
 #: beyond its size fail, and its pages count against the kernel's memory cgroup)
 HOME = "home"
+#: the folder of the kernel's unix sockets, in its private folder; in bubblewrap bound into HOME as
+#: ``.ipc`` (the connection file the kernel reads names them there)
+SOCKETS, SOCKETS_IN_HOME = "ipc", ".ipc"
 #: the folders the kernel's libraries keep their caches and settings in (below HOME)
 CACHES = ("tmp", ".matplotlib", ".cache", ".config", ".ipython", ".runtime")
 
@@ -190,6 +193,7 @@ def bwrap_args(home: Path, env: dict[str, str], limits: Limits, hide: list[Path]
     args += ["--bind", str(home), str(home), *tmp, str(home / HOME)]
     for sub in CACHES:
         args += ["--dir", str(home / HOME / sub)]
+    args += ["--bind", str(home / SOCKETS), str(home / HOME / SOCKETS_IN_HOME)]
     return args + ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", str(home / HOME)]
 
 
@@ -281,6 +285,7 @@ def prepare_home(home: Path, connection: str) -> Path:
     tmpfs, which gets its own), and the connection file beside it."""
     for sub in CACHES:
         (home / HOME / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
+    (home / SOCKETS).mkdir(mode=0o700, exist_ok=True)
     conn_file = home / "kernel.json"
     fd = os.open(conn_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "w") as f:
@@ -346,6 +351,10 @@ def main(argv: list[str]) -> None:
             raise SystemExit(f"sandbox: could not join cgroup {group}: {err}")
     set_limits(limits, as_root)
     drop_privileges(uid if as_root else None, parent)
+    if bwrap:  # the kernel finds its sockets' folder in HOME
+        info = json.loads(connection)
+        info["ip"] = str(home / HOME / SOCKETS_IN_HOME / Path(info["ip"]).name)
+        connection = json.dumps(info)
     conn_file = prepare_home(home, connection)
     kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", str(conn_file), *extra,
               f"--IPKernelApp.exec_lines={REAP_CHILDREN}"]

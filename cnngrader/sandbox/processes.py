@@ -166,6 +166,15 @@ def remove_uid_leftovers(uid: int) -> list[str]:
             if any(int(fields[i]) == uid for i in owners):
                 subprocess.run(["ipcrm", flag, fields[1]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 removed.append(f"{kind} {fields[1]}")
+    # the private folder of a kernel whose grader was killed before it could remove it (the uid is free,
+    # so no live grader uses a folder of it)
+    for entry in Path(tempfile.gettempdir()).glob("cnn-grading-*"):
+        try:
+            if not entry.is_symlink() and (entry / "kernel").lstat().st_uid == uid:
+                shutil.rmtree(entry)
+                removed.append(str(entry))
+        except OSError:
+            pass
     for folder in SCRATCH:
         try:
             entries = list(os.scandir(folder))
@@ -290,8 +299,10 @@ def bwrap_check() -> tuple[str | None, str]:
     home = Path(tempfile.mkdtemp(prefix="cnn-grading-probe-"))
     try:
         user = {}
+        (home / launcher.SOCKETS).mkdir()
         if IS_ROOT:  # as the kernels run it: a uid without privileges (nobody), no groups, no_new_privs
             os.chown(home, 65534, 65534)
+            os.chown(home / launcher.SOCKETS, 65534, 65534)
             user = dict(user=65534, group=65534, extra_groups=[])
         args = launcher.bwrap_args(home, {"PATH": "/usr/bin:/bin"}, launcher.Limits(), [])
         proc = subprocess.run([path, *args, "--", sys.executable, "-S", "-c", "pass"], capture_output=True,
