@@ -430,3 +430,16 @@ def test_without_bubblewrap_a_kernel_still_runs_as_its_uid_with_the_allow_list(t
         seen = k.value("import os\nresult = [os.getuid(), sorted(os.environ)]")
     assert seen[0] == k.ge._uid and seen[0] != 0
     assert not {"NBGRADER_DB_URL", "PGPASSWORD"} & set(seen[1]), seen[1]
+
+
+def test_kernels_get_the_grading_bounds_whoever_starts_the_grading():
+    """The formgrader's Autograde button starts nbgrader without `make autograde`'s environment: the grading
+    kernels still get the epoch cap of cnngrader/constants.py and no warnings on stderr; an app's own
+    choice (`--max-epochs`) is kept."""
+    from cnngrader import constants
+    from cnngrader.sandbox import launcher as sandbox_launcher
+
+    bare = sandbox_launcher.launcher_env({"LANG": "C.UTF-8"})
+    assert bare["CNNLIB_MAX_EPOCHS"] == str(constants.MAX_EPOCHS) and bare["PYTHONWARNINGS"] == "ignore"
+    chosen = sandbox_launcher.launcher_env({"CNNLIB_MAX_EPOCHS": "7", "PYTHONWARNINGS": "default"})
+    assert chosen["CNNLIB_MAX_EPOCHS"] == "7" and chosen["PYTHONWARNINGS"] == "default"

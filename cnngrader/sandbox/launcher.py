@@ -44,6 +44,7 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from cnngrader import constants
 from cnnlib import cpu
 
 ENV_LIMITS = "CNN_SANDBOX_LIMITS"
@@ -118,6 +119,10 @@ def launcher_env(source: dict[str, str] | None = None) -> dict[str, str]:
     source = os.environ if source is None else source
     env = cpu.apply({k: source[k] for k in KEEP_ENV if k in source})
     env.setdefault("LANG", "C.UTF-8")
+    # the same bounds whoever starts the grading (`make autograde` sets them, the formgrader's button does not):
+    # train.fit's epoch cap, and no library warning on stderr (nbgrader scores a test cell with stderr 0)
+    env.setdefault("CNNLIB_MAX_EPOCHS", str(constants.MAX_EPOCHS))
+    env.setdefault("PYTHONWARNINGS", "ignore")
     env.update(PATH=f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin", HOME="/nonexistent")
     return env
 
