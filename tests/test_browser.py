@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 
 from conftest import missing_tool
-from browser.harness import (CHROMIUM, ROOT, VENV_BIN, LabServer, launch_chromium, load_lab_launcher,
+from browser.harness import (CHROMIUM, ROOT, VENV_BIN, LabServer, lab_page, load_lab_launcher,
                              make_course, png_report, run)
 
 KERNEL = "cnn-course"
@@ -147,12 +147,8 @@ def test_student_and_instructor_in_jupyterlab(tmp_path):
     nbgrader = str(VENV_BIN / "nbgrader")
 
     with LabServer(course, env, log) as server, sync_playwright() as pw:
-        context = launch_chromium(pw, tmp_path / "chromium-profile")
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        expect.set_options(timeout=30_000)
-        phase("JupyterLab server start")
-        try:
+        with lab_page(pw, server, tmp_path / "chromium-profile", OUT / "failure.png") as page:
+            phase("JupyterLab server start")
             # -- student: fetch the assignment from the Assignment List
             page.goto(f"{server.url}/lab?token={server.token}")
             expect(page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader")).to_be_visible(timeout=60_000)
@@ -254,15 +250,6 @@ def test_student_and_instructor_in_jupyterlab(tmp_path):
             # Exercise 1 (3 points) solved; Exercises 2 and 3 (7 points) not
             assert "Lovelace, Ada" in sub_text and student in sub_text, sub_text
             assert "3 / 10" in sub_text, sub_text
-        except BaseException:
-            try:
-                page.screenshot(path=str(OUT / "failure.png"))
-            except Exception:
-                pass
-            print(f"\n--- jupyter log tail ---\n{server.log_tail()}")
-            raise
-        finally:
-            context.close()
 
     # -- the screenshots are real, non-blank PNGs
     for name in SCREENSHOTS:
@@ -319,11 +306,7 @@ def test_student_draws_a_digit_in_notebook_04(tmp_path):
     nbformat.write(nb, course / "04_mnist" / "mnist.ipynb")
 
     with LabServer(course, lab_test_env(tmp_path), log) as server, sync_playwright() as pw:
-        context = launch_chromium(pw, tmp_path / "chromium-profile")
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        expect.set_options(timeout=30_000)
-        try:
+        with lab_page(pw, server, tmp_path / "chromium-profile", DRAW_OUT / "failure.png") as page:
             page.goto(f"{server.url}/lab/tree/04_mnist/mnist.ipynb?token={server.token}")
             panel = page.locator(".jp-NotebookPanel:visible")
             expect(panel.locator(".jp-Toolbar-kernelName")).to_have_text("Python (cnn-course)", timeout=90_000)
@@ -354,15 +337,6 @@ def test_student_draws_a_digit_in_notebook_04(tmp_path):
                 print(f"drew a {digit}: the pad says {result.inner_text()!r}")
                 pad.screenshot(path=str(DRAW_OUT / f"drawn_{digit}.png"))
                 canvas.screenshot(path=str(DRAW_OUT / f"canvas_{digit}.png"))
-        except BaseException:
-            try:
-                page.screenshot(path=str(DRAW_OUT / "failure.png"))
-            except Exception:
-                pass
-            print(f"\n--- jupyter log tail ---\n{server.log_tail()}")
-            raise
-        finally:
-            context.close()
 
     for digit in (7, 1):
         path = DRAW_OUT / f"drawn_{digit}.png"

@@ -6,6 +6,7 @@ SIGKILL to its process group; the browser is closed by the caller's `with` block
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -189,6 +190,27 @@ def launch_chromium(playwright, user_data_dir: Path, viewport=(1400, 1000)):
         str(user_data_dir), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
         viewport={"width": viewport[0], "height": viewport[1]},
     )
+
+
+@contextlib.contextmanager
+def lab_page(playwright, server: "LabServer", user_data_dir: Path, failure_png: Path):
+    """A page of a fresh Chromium profile (30 s default timeouts), closed after the block; when the block
+    fails, a screenshot goes to ``failure_png`` and the server's log tail to the test log."""
+    from playwright.sync_api import expect
+
+    context = launch_chromium(playwright, user_data_dir)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    expect.set_options(timeout=30_000)
+    try:
+        yield page
+    except BaseException:
+        with contextlib.suppress(Exception):
+            page.screenshot(path=str(failure_png))
+        print(f"\n--- jupyter log tail ---\n{server.log_tail()}")
+        raise
+    finally:
+        context.close()
 
 
 def launch_browser(playwright):
