@@ -148,6 +148,11 @@ def serve_forks() -> int:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 (a plain fresh import in the child reports it)
             pass
+    # whether bubblewrap works here: probed once (it starts a sandbox) and inherited by every forked command,
+    # instead of once per nbgrader command
+    from cnngrader.sandbox import processes
+
+    processes.bwrap_check()
     server = os.getpid()
     for line in sys.stdin:
         request = json.loads(line)
