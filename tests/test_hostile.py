@@ -33,7 +33,7 @@ from conftest import ROOT, course_copy, load_script, run_autograde
 from hostile import build, corpus
 
 
-from cnngrader.apps import autograde
+from cnngrader.run import fingerprint, staging
 from cnngrader import scan as submission_check
 from cnngrader import preprocessors
 from cnngrader.preprocessors import hide_hidden_tests
@@ -514,7 +514,7 @@ def test_resource_limits_contain_the_greedy_and_the_endless(graded):
     assert flood.stat().st_size < 10 * 2 ** 20, flood.stat().st_size
     # and nothing of the sandbox is left behind
     assert not leftover_processes(run_uids(course) or grading_uids()), "grading processes left running"
-    assert not list((course / "autograded" / autograde.STAGING).glob("*")), "staging copies left behind"
+    assert not list((course / "autograded" / staging.STAGING).glob("*")), "staging copies left behind"
     if IS_ROOT:
         for uid in grading_uids()[:8]:
             lock = processes.uid_lock_dir() / f"{uid}.lock"
@@ -1138,7 +1138,7 @@ def test_a_killed_run_keeps_what_was_graded_and_resumes(tmp_path):
     course = make_course(tmp_path, students)
     cmd = [sys.executable, "-m", "cnngrader", "--root", str(course), "-j", "1"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    first = autograde.marker_path(course, students[0], ASSIGNMENT)
+    first = fingerprint.marker_path(course, students[0], ASSIGNMENT)
     deadline = time.monotonic() + 600
     while not first.exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.2)
@@ -1146,7 +1146,7 @@ def test_a_killed_run_keeps_what_was_graded_and_resumes(tmp_path):
     proc.send_signal(signal.SIGKILL)  # the coordinator, mid-run: its workers and kernels die with it
     proc.wait(timeout=30)
     time.sleep(2)
-    graded_before = [s for s in students if autograde.marker_path(course, s, ASSIGNMENT).exists()]
+    graded_before = [s for s in students if fingerprint.marker_path(course, s, ASSIGNMENT).exists()]
     assert graded_before and len(graded_before) < len(students), graded_before
     workers = subprocess.run(["pgrep", "-f", f"cnngrader.apps.autograde --nbgrader autograde {ASSIGNMENT}"],
                              capture_output=True, text=True).stdout.split()
@@ -1164,4 +1164,4 @@ def test_a_killed_run_keeps_what_was_graded_and_resumes(tmp_path):
     assert {s: after[s] for s in graded_before} == before
     assert after == {s: {k: float(v) for k, v in corpus.EXPECTED[s].items()} for s in students}
     assert gradebook_counts(course)["submitted_assignment"] == len(students)
-    assert not list((course / "autograded" / autograde.STAGING).glob("*"))
+    assert not list((course / "autograded" / staging.STAGING).glob("*"))

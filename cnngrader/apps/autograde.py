@@ -73,12 +73,12 @@ from cnnlib import cpu
 
 from cnngrader.constants import CELL_TIMEOUT, DB_ENV, MAX_EPOCHS, NOTEBOOK_TIMEOUT, PARENT_ENV
 from cnngrader.run import ROOT
-from cnngrader.run.fingerprint import fingerprint, marker_path, up_to_date  # noqa: F401 (marker_path: tests)
+from cnngrader.run.fingerprint import fingerprint, up_to_date
 from cnngrader.run.gradebook import db_url_for, read_scores, redact, sync_gradebook
 from cnngrader.run.grading import grade_one
 from cnngrader.run.report import export_csv, print_review, print_table
 from cnngrader.run.result import Result
-from cnngrader.run.staging import STAGING, clean_staging, find_submissions  # noqa: F401 (STAGING: tests)
+from cnngrader.run.staging import clean_staging, find_submissions
 from cnngrader.run import workers
 from cnngrader.run.workers import STOP, ForkServers, kill_fresh, run_nbgrader, run_parallel, serve_forks
 
