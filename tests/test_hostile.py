@@ -572,6 +572,13 @@ def test_every_kind_of_attack_has_a_student():
         assert {s for names in kinds.values() for s in names} & set(PG_STUDENTS), promise
 
 
+def test_readme_counts_the_corpus_it_graded():
+    """README's Security section states the size of the corpus and of its PostgreSQL subset: the real ones."""
+    readme = (ROOT / "README.md").read_text()
+    assert f"a corpus of {len(corpus.STUDENTS)} hostile students" in readme
+    assert f"({len(PG_STUDENTS)} of them, covering every promise) on PostgreSQL" in readme
+
+
 #: the network attacks and the line each prints when it has run to its end
 NET_ATTACKS = {"net_listener": "NET-LISTENER-DONE", "net_scan": "NET-SCAN-DONE", "conn_files": "CONN-FILES-DONE"}
 
